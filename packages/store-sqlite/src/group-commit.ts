@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Group commit (DESIGN §3a.1): every write that arrives within one event-loop turn runs in one
+// IMMEDIATE transaction and shares one commit (and one sync). Each operation runs inside its own
+// savepoint, so an operation that throws is rolled back alone and the others still commit. A
+// caller's promise settles only after the commit, so an acknowledged write is durable.
+
+import type Database from 'better-sqlite3';
+import { DualStoreError } from '@dualstore/core';
+
+type Operation<T> = () => T;
+
+interface Queued {
+  run: Operation<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/** At most this many operations share one transaction, so one commit never holds the lock long. */
+const MAX_GROUP = 1000;
+
+export class GroupCommit {
+  readonly #db: Database.Database;
+  readonly #onCommit: () => void;
+  #queue: Queued[] = [];
+  #scheduled = false;
+  #closed = false;
+
+  /** @param onCommit called after every successful commit (change notification). */
+  constructor(db: Database.Database, onCommit: () => void) {
+    this.#db = db;
+    this.#onCommit = onCommit;
+  }
+
+  /** Run `operation` in the next group transaction; resolves with its result after the commit. */
+  run<T>(operation: Operation<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new DualStoreError('store_closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ run: operation, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Commit whatever is queued now, then refuse new work. */
+  close(): void {
+    this.#flush();
+    this.#closed = true;
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    while (this.#queue.length > 0) {
+      const group = this.#queue.splice(0, MAX_GROUP);
+      this.#commitGroup(group);
+    }
+  }
+
+  #commitGroup(group: Queued[]): void {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const db = this.#db;
+    try {
+      db.transaction(() => {
+        for (const item of group) {
+          // A nested better-sqlite3 transaction is a SAVEPOINT: a throw undoes only this item.
+          try {
+            outcomes.push({ ok: true, value: db.transaction(item.run)() });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+          }
+        }
+      }).immediate();
+    } catch (error) {
+      // The commit itself failed (lock timeout, disk full): nothing of the group is durable.
+      const failure = toStoreError(error);
+      for (const item of group) item.reject(failure);
+      return;
+    }
+    group.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) item.reject(new DualStoreError('internal_error'));
+      else if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(toStoreError(outcome.error));
+    });
+    this.#onCommit();
+  }
+}
+
+/** Map SQLite's lock errors to the coded `store_busy`; pass everything else through. */
+export function toStoreError(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT') {
+    return new DualStoreError('store_busy', 'the database is locked by another writer; retry shortly', { cause: error });
+  }
+  return error;
+}

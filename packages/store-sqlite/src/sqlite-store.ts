@@ -1,0 +1,643 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The embedded SQLite store: one file (plus the search index beside it), WAL, group commit,
+// the change feed, claims in IMMEDIATE transactions, and FTS5 search as a projection of the
+// feed maintained off the event loop (DESIGN §3a).
+
+import type Database from 'better-sqlite3';
+import {
+  type BatchItem,
+  type ChangeListener,
+  type ChangesPage,
+  type ChangesQuery,
+  type ClaimedItem,
+  type ClaimRequest,
+  type CollectionInfo,
+  type CollectionInput,
+  type CollectionStats,
+  DEFAULT_COLLECTIONS,
+  DEFAULT_LEASE_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_RECENT_LIMIT,
+  DEFAULT_RETENTION_DAYS,
+  DEFAULT_SEARCH_K,
+  type Doc,
+  type DocInput,
+  type DocStatus,
+  DualStoreError,
+  type FailRequest,
+  type InsertOptions,
+  type InsertResult,
+  isCollectionName,
+  isTopicName,
+  MAX_BATCH_ITEMS,
+  MAX_CLAIM_LIMIT,
+  MAX_LEASE_MS,
+  MAX_QUERY_CHARS,
+  MAX_RECENT_LIMIT,
+  MAX_SEARCH_K,
+  MAX_SEARCH_WAIT_MS,
+  MAX_WAIT_MS,
+  MIN_LEASE_MS,
+  normalizeMention,
+  normalizeTimestamp,
+  type RecentPage,
+  type RecentQuery,
+  type ReplyInput,
+  type ReplyResult,
+  type RetentionRequest,
+  type SearchQuery,
+  type SearchResult,
+  type Store,
+  type Topic,
+  type TopicInput,
+  toIso,
+  validateDocInput,
+  validateReplyInput,
+} from '@dualstore/core';
+import { ChangeNotifier } from './change-notifier.js';
+import { Claims } from './claims.js';
+import { type Durability, openConnection } from './connection.js';
+import { type DocRow, rowToDoc } from './doc-row.js';
+import { DocWriter } from './doc-writer.js';
+import { Feed } from './feed.js';
+import { compileFilter } from './filter-sql.js';
+import { GroupCommit } from './group-commit.js';
+import { migrate } from './migrations.js';
+import { SearchIndex } from './search/search-index.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; created when missing. The search index lives at `${path}-search`. */
+  path: string;
+  /** Defaults to `normal` (see Durability). */
+  durability?: Durability;
+  /** Collections created on open when missing. Defaults to DEFAULT_COLLECTIONS. */
+  collections?: readonly string[];
+  /** Maintain the full-text index (a worker thread). Defaults to true. */
+  search?: boolean | { hotTierSize?: number; indexPath?: string };
+  /** How often another process's commits are looked for. Defaults to 100 ms (DESIGN: ≤ 250 ms). */
+  pollIntervalMs?: number;
+  /** Defaults to 5000 ms. */
+  busyTimeoutMs?: number;
+  /** The clock for leases, delays and timestamps; tests inject one. Defaults to Date.now. */
+  now?: () => number;
+}
+
+const RETENTION_BATCH = 1000;
+
+/**
+ * Open (creating and migrating as needed) a SQLite store.
+ *
+ * @example
+ * const store = await openSqliteStore({ path: './dualstore.sqlite' });
+ * const { id } = await store.insert('events', { text: 'hello @alice' });
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  const db = openConnection(options.path, {
+    durability: options.durability ?? 'normal',
+    busyTimeoutMs: options.busyTimeoutMs ?? 5000,
+  });
+  try {
+    migrate(db);
+    const now = options.now ?? Date.now;
+    const createdAt = toIso(now());
+    const ensure = db.prepare(
+      'INSERT OR IGNORE INTO collections (name, max_attempts, retention_days, created_at) VALUES (?, ?, ?, ?)',
+    );
+    db.transaction(() => {
+      for (const name of options.collections ?? DEFAULT_COLLECTIONS) {
+        if (!isCollectionName(name)) throw new DualStoreError('invalid_name', `"${name}" is not a valid collection name`);
+        ensure.run(name, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETENTION_DAYS, createdAt);
+      }
+    }).immediate();
+    let search: SearchIndex | undefined;
+    if (options.search !== false) {
+      const searchOptions = typeof options.search === 'object' ? options.search : {};
+      search = await SearchIndex.open({
+        dbPath: options.path,
+        indexPath: searchOptions.indexPath ?? `${options.path}-search`,
+        ...(searchOptions.hotTierSize === undefined ? {} : { hotTierSize: searchOptions.hotTierSize }),
+      });
+    }
+    return new SqliteStore(db, { now, search, pollIntervalMs: options.pollIntervalMs ?? 100 });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #now: () => number;
+  readonly #feed: Feed;
+  readonly #writer: DocWriter;
+  readonly #claims: Claims;
+  readonly #commits: GroupCommit;
+  readonly #notifier: ChangeNotifier;
+  readonly #search: SearchIndex | undefined;
+  #closed: Promise<void> | undefined;
+
+  /** Use openSqliteStore. */
+  constructor(db: Database.Database, context: { now: () => number; search: SearchIndex | undefined; pollIntervalMs: number }) {
+    this.#db = db;
+    this.#now = context.now;
+    this.#search = context.search;
+    this.#feed = new Feed(db);
+    this.#writer = new DocWriter(db, this.#feed);
+    this.#claims = new Claims(db, this.#writer);
+    this.#notifier = new ChangeNotifier(db, context.pollIntervalMs, () => this.#search?.notify());
+    this.#commits = new GroupCommit(db, () => {
+      this.#search?.notify();
+      this.#notifier.emit();
+    });
+    this.#notifier.start();
+  }
+
+  /** The underlying connection, for tests and maintenance tools. */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed !== undefined) throw new DualStoreError('store_closed');
+  }
+
+  #collection(name: string): void {
+    this.#assertOpen();
+    if (typeof name !== 'string' || !isCollectionName(name)) {
+      throw new DualStoreError('invalid_name', `"${String(name).slice(0, 80)}" is not a valid collection name`);
+    }
+    this.#writer.collectionDefaults(name);
+  }
+
+  // Collections
+
+  async listCollections(): Promise<string[]> {
+    this.#assertOpen();
+    return (this.#db.prepare('SELECT name FROM collections ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+  }
+
+  async getCollection(name: string): Promise<CollectionInfo | undefined> {
+    this.#assertOpen();
+    return this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CollectionInfo | undefined;
+  }
+
+  async putCollection(name: string, input: CollectionInput = {}): Promise<{ collection: CollectionInfo; created: boolean }> {
+    this.#assertOpen();
+    if (typeof name !== 'string' || !isCollectionName(name)) {
+      throw new DualStoreError('invalid_name', `"${String(name).slice(0, 80)}" is not a valid collection name: use [a-z0-9_-]{1,64}, not a reserved word`);
+    }
+    checkInt('max_attempts', input.max_attempts, 1, 1000);
+    checkInt('retention_days', input.retention_days, 1, 36_500);
+    return this.#commits.run(() => {
+      const existing = this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CollectionInfo | undefined;
+      const next: CollectionInfo = {
+        name,
+        max_attempts: input.max_attempts ?? existing?.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
+        retention_days: input.retention_days ?? existing?.retention_days ?? DEFAULT_RETENTION_DAYS,
+        created_at: existing?.created_at ?? toIso(this.#now()),
+      };
+      this.#db
+        .prepare(
+          `INSERT INTO collections (name, max_attempts, retention_days, created_at) VALUES (@name, @max_attempts, @retention_days, @created_at)
+           ON CONFLICT (name) DO UPDATE SET max_attempts = excluded.max_attempts, retention_days = excluded.retention_days`,
+        )
+        .run(next);
+      return { collection: next, created: existing === undefined };
+    });
+  }
+
+  // Writes
+
+  async insert(collection: string, doc: DocInput, options: InsertOptions = {}): Promise<InsertResult> {
+    this.#collection(collection);
+    const input = validateDocInput(doc);
+    const key = checkIdempotencyKey(options.idempotencyKey);
+    return this.#commits.run(() => this.#writer.insert(collection, { input, idempotencyKey: key }, this.#now()));
+  }
+
+  async insertBatch(collection: string, items: readonly BatchItem[]): Promise<InsertResult[]> {
+    this.#collection(collection);
+    if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH_ITEMS) {
+      throw new DualStoreError('out_of_range', `a batch holds 1..${MAX_BATCH_ITEMS} docs, got ${Array.isArray(items) ? items.length : 'no array'}`);
+    }
+    const valid = items.map((item, i) => {
+      try {
+        return { input: validateDocInput(item.doc), idempotencyKey: checkIdempotencyKey(item.idempotencyKey) };
+      } catch (error) {
+        if (error instanceof DualStoreError) {
+          throw new DualStoreError(error.code, `items[${i}]: ${error.message}`, {
+            errors: error.errors?.map((e) => ({ path: `items.${i}.${e.path}`, message: e.message })) ?? [],
+          });
+        }
+        throw error;
+      }
+    });
+    const ids = new Set<string>();
+    for (const item of valid) {
+      if (item.input.id === undefined) continue;
+      if (ids.has(item.input.id)) throw new DualStoreError('id_conflict', `id "${item.input.id}" appears twice in the batch`);
+      ids.add(item.input.id);
+    }
+    // One savepoint for the whole batch: all or nothing.
+    return this.#commits.run(() => {
+      const now = this.#now();
+      return valid.map((item) => this.#writer.insert(collection, item, now));
+    });
+  }
+
+  // Reads
+
+  async get(collection: string, id: string): Promise<Doc | undefined> {
+    this.#collection(collection);
+    if (typeof id !== 'string') return undefined;
+    const row = this.#writer.find(collection, id);
+    return row === undefined ? undefined : rowToDoc(row);
+  }
+
+  async recent(collection: string, query: RecentQuery = {}): Promise<RecentPage> {
+    this.#collection(collection);
+    const limit = query.limit ?? DEFAULT_RECENT_LIMIT;
+    checkInt('limit', limit, 1, MAX_RECENT_LIMIT);
+    const where = ['d.collection = ?'];
+    const params: unknown[] = [collection];
+    if (query.before !== undefined) {
+      if (typeof query.before !== 'string' || !/^\d{1,15}$/.test(query.before)) {
+        throw new DualStoreError('bad_cursor', 'expected `before` to be a `next` value from an earlier page');
+      }
+      where.push('d.seq < ?');
+      params.push(Number(query.before));
+    }
+    if (query.topic !== undefined) {
+      where.push('d.topic = ?');
+      params.push(query.topic);
+    }
+    if (query.status !== undefined) {
+      where.push('d.status = ?');
+      params.push(checkStatus(query.status));
+    }
+    if (query.mention !== undefined) {
+      where.push('d.seq IN (SELECT doc_seq FROM doc_mentions WHERE collection = ? AND name = ?)');
+      params.push(collection, normalizeMention(query.mention));
+    }
+    if (query.tool !== undefined) {
+      where.push('d.seq IN (SELECT doc_seq FROM doc_tools WHERE collection = ? AND name = ?)');
+      params.push(collection, query.tool.toLowerCase());
+    }
+    if (query.filter !== undefined && query.filter.conditions.length > 0) {
+      const compiled = compileFilter(query.filter, 'd');
+      where.push(`(${compiled.sql})`);
+      params.push(...compiled.params);
+    }
+    const sql = `SELECT d.* FROM docs d WHERE ${where.join(' AND ')} ORDER BY d.seq DESC LIMIT ?`;
+    return this.#db.transaction((): RecentPage => {
+      const cursor = this.#feed.head();
+      const rows = this.#db.prepare(sql).all(...params, limit + 1) as DocRow[];
+      const items = rows.slice(0, limit).map((row) => rowToDoc(row));
+      const page: RecentPage = { items, cursor };
+      const last = items.at(-1);
+      if (rows.length > limit && last !== undefined) page.next = String(last.seq);
+      return page;
+    })();
+  }
+
+  async search(collection: string, query: SearchQuery): Promise<SearchResult> {
+    this.#collection(collection);
+    if (this.#search === undefined) throw new DualStoreError('internal_error', 'this store was opened with search disabled');
+    if (typeof query.q !== 'string') throw new DualStoreError('validation_failed', 'q must be a string');
+    if (query.q.length > MAX_QUERY_CHARS) throw new DualStoreError('out_of_range', `q is limited to ${MAX_QUERY_CHARS} characters`);
+    const k = query.k ?? DEFAULT_SEARCH_K;
+    checkInt('k', k, 1, MAX_SEARCH_K);
+    const mode = query.mode ?? 'simple';
+    const order = query.order ?? 'relevance';
+    if (mode !== 'simple' && mode !== 'fts') throw new DualStoreError('validation_failed', 'mode must be simple or fts');
+    if (order !== 'relevance' && order !== 'recent') throw new DualStoreError('validation_failed', 'order must be relevance or recent');
+    if (query.waitFor !== undefined) checkInt('wait_for', query.waitFor, 0, Number.MAX_SAFE_INTEGER);
+    const filterSql =
+      query.filter !== undefined && query.filter.conditions.length > 0 ? compileFilter(query.filter, 'docs') : { sql: '1', params: [] };
+    const result = await this.#search.search({
+      collection,
+      q: query.q,
+      k,
+      mode,
+      order,
+      filterSql,
+      ...(query.waitFor === undefined ? {} : { waitFor: Math.min(query.waitFor, this.#feed.head()) }),
+    });
+    return {
+      items: result.hits.map((hit) => ({ doc: rowToDoc(hit.row as unknown as DocRow), score: hit.score, snippet: hit.snippet })),
+      indexed_through: result.indexed_through,
+    };
+  }
+
+  /** Wait (at most `timeoutMs`, capped at 2 s) until search covers `seq`; returns how far it does. */
+  async waitForIndexed(seq: number, timeoutMs = MAX_SEARCH_WAIT_MS): Promise<number> {
+    if (this.#search === undefined) return 0;
+    return this.#search.waitForIndexed(seq, Math.min(timeoutMs, MAX_SEARCH_WAIT_MS));
+  }
+
+  /** Drop and rebuild the full-text index from the feed (`dualstore reindex`). */
+  async reindex(): Promise<void> {
+    await this.#search?.rebuild();
+  }
+
+  async thread(collection: string, id: string): Promise<Doc[]> {
+    this.#collection(collection);
+    const doc = this.#writer.find(collection, id);
+    if (doc === undefined) throw new DualStoreError('not_found', `no doc "${id}" in "${collection}"`);
+    const root = doc.correlation_id ?? doc.id;
+    const rows = this.#db
+      .prepare('SELECT * FROM docs WHERE collection = ? AND (correlation_id = ? OR id = ?) ORDER BY seq')
+      .all(collection, root, root) as DocRow[];
+    return rows.map((row) => rowToDoc(row));
+  }
+
+  // Work queue
+
+  async claim(collection: string, request: ClaimRequest): Promise<ClaimedItem[]> {
+    this.#collection(collection);
+    const params = {
+      agent: checkAgent(request.agent),
+      topic: request.topic,
+      filter: request.filter,
+      leaseMs: request.leaseMs ?? DEFAULT_LEASE_MS,
+      limit: request.limit ?? 1,
+    };
+    checkInt('lease_ms', params.leaseMs, MIN_LEASE_MS, MAX_LEASE_MS);
+    checkInt('limit', params.limit, 1, MAX_CLAIM_LIMIT);
+    const waitMs = request.waitMs ?? 0;
+    checkInt('wait_ms', waitMs, 0, MAX_WAIT_MS);
+    if (params.topic !== undefined && !isTopicName(params.topic)) throw new DualStoreError('invalid_name', 'topic is not a valid topic name');
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const items = await this.#commits.run(() => this.#claims.claim(collection, params, this.#now()));
+      const remaining = deadline - performance.now();
+      if (items.length > 0 || remaining <= 0 || request.signal?.aborted || this.#closed !== undefined) return items;
+      await this.#waitForWork(collection, remaining, request.signal);
+    }
+  }
+
+  /** Resolve on the next feed change, when the next delayed doc or lease comes due, or after `ms`. */
+  #waitForWork(collection: string, ms: number, signal: AbortSignal | undefined): Promise<void> {
+    const due = this.#db
+      .prepare(
+        `SELECT MIN(t) AS t FROM (
+           SELECT MIN(available_at) AS t FROM docs WHERE collection = ? AND status = 'pending' AND available_at IS NOT NULL
+           UNION ALL
+           SELECT MIN(lease_expires_at) FROM docs WHERE collection = ? AND status = 'processing')`,
+      )
+      .get(collection, collection) as { t: string | null };
+    const dueIn = due.t === null ? ms : Math.max(1, Date.parse(due.t) - this.#now());
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        unwatch();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(ms, dueIn));
+      const unwatch = this.#notifier.watch(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async complete(collection: string, id: string, token: string): Promise<Doc> {
+    this.#collection(collection);
+    checkToken(token);
+    return rowToDoc(await this.#commits.run(() => this.#claims.complete(collection, id, token, this.#now())));
+  }
+
+  async fail(collection: string, id: string, request: FailRequest): Promise<Doc> {
+    this.#collection(collection);
+    checkToken(request.token);
+    if (typeof request.error !== 'string') throw new DualStoreError('validation_failed', 'error must be a string');
+    if (request.retryInMs !== undefined) checkInt('retry_in_ms', request.retryInMs, 0, 7 * 86_400_000);
+    return rowToDoc(
+      await this.#commits.run(() => this.#claims.fail(collection, id, request.token, request.error, request.retryInMs, this.#now())),
+    );
+  }
+
+  async extend(collection: string, id: string, token: string, leaseMs: number): Promise<Doc> {
+    this.#collection(collection);
+    checkToken(token);
+    checkInt('lease_ms', leaseMs, MIN_LEASE_MS, MAX_LEASE_MS);
+    return rowToDoc(await this.#commits.run(() => this.#claims.extend(collection, id, token, leaseMs, this.#now())));
+  }
+
+  async release(collection: string, id: string, token: string): Promise<Doc> {
+    this.#collection(collection);
+    checkToken(token);
+    return rowToDoc(await this.#commits.run(() => this.#claims.release(collection, id, token, this.#now())));
+  }
+
+  async reply(collection: string, id: string, input: ReplyInput): Promise<ReplyResult> {
+    this.#collection(collection);
+    const valid = validateReplyInput(input);
+    const result = await this.#commits.run(() => this.#claims.reply(collection, id, valid, this.#now()));
+    return { reply: rowToDoc(result.reply), original: rowToDoc(result.original) };
+  }
+
+  // Change feed
+
+  async changes(after: number, query: ChangesQuery = {}): Promise<ChangesPage> {
+    this.#assertOpen();
+    return this.#feed.read(after, query);
+  }
+
+  async head(): Promise<number> {
+    this.#assertOpen();
+    return this.#feed.head();
+  }
+
+  async seqBefore(time: string): Promise<number> {
+    this.#assertOpen();
+    const iso = normalizeTimestamp(time);
+    if (iso === undefined) throw new DualStoreError('bad_cursor', 'expected an ISO 8601 time');
+    return this.#feed.seqBefore(iso);
+  }
+
+  watch(listener: ChangeListener): () => void {
+    return this.#notifier.watch(listener);
+  }
+
+  /** Look for another process's commits now (instead of waiting for the next poll). */
+  pollForeignCommits(): boolean {
+    return this.#notifier.poll();
+  }
+
+  // Topics
+
+  async listTopics(): Promise<Topic[]> {
+    this.#assertOpen();
+    return this.#db.prepare('SELECT * FROM topics ORDER BY name').all() as Topic[];
+  }
+
+  async getTopic(name: string): Promise<Topic | undefined> {
+    this.#assertOpen();
+    return this.#db.prepare('SELECT * FROM topics WHERE name = ?').get(name) as Topic | undefined;
+  }
+
+  async putTopic(name: string, input: TopicInput): Promise<{ topic: Topic; created: boolean }> {
+    this.#assertOpen();
+    if (typeof name !== 'string' || !isTopicName(name)) throw new DualStoreError('invalid_name', 'topic names are [A-Za-z0-9_.:-]{1,128}');
+    for (const field of ['description', 'prompt'] as const) {
+      const value = input[field];
+      if (value !== undefined && (typeof value !== 'string' || value.length > 64 * 1024)) {
+        throw new DualStoreError('validation_failed', `${field} must be a string of at most 65536 characters`);
+      }
+    }
+    return this.#commits.run(() => {
+      const existing = this.#db.prepare('SELECT * FROM topics WHERE name = ?').get(name) as Topic | undefined;
+      const at = toIso(this.#now());
+      const topic: Topic = {
+        name,
+        description: input.description ?? existing?.description ?? '',
+        prompt: input.prompt ?? existing?.prompt ?? '',
+        created_at: existing?.created_at ?? at,
+        updated_at: at,
+      };
+      this.#db
+        .prepare(
+          `INSERT INTO topics (name, description, prompt, created_at, updated_at) VALUES (@name, @description, @prompt, @created_at, @updated_at)
+           ON CONFLICT (name) DO UPDATE SET description = excluded.description, prompt = excluded.prompt, updated_at = excluded.updated_at`,
+        )
+        .run(topic);
+      return { topic, created: existing === undefined };
+    });
+  }
+
+  async deleteTopic(name: string): Promise<boolean> {
+    this.#assertOpen();
+    return this.#commits.run(() => this.#db.prepare('DELETE FROM topics WHERE name = ?').run(name).changes > 0);
+  }
+
+  // Maintenance
+
+  async stats(collection: string): Promise<CollectionStats> {
+    this.#collection(collection);
+    return this.#db.transaction((): CollectionStats => {
+      const counts: Record<DocStatus, number> = { pending: 0, processing: 0, completed: 0, failed: 0 };
+      const rows = this.#db
+        .prepare('SELECT status, COUNT(*) AS n FROM docs WHERE collection = ? GROUP BY status')
+        .all(collection) as Array<{ status: DocStatus; n: number }>;
+      for (const row of rows) counts[row.status] = row.n;
+      const last = this.#db.prepare('SELECT MAX(seq) AS seq FROM changes WHERE collection = ?').get(collection) as { seq: number | null };
+      return { collection, counts, total: rows.reduce((sum, row) => sum + row.n, 0), last_seq: last.seq ?? 0 };
+    })();
+  }
+
+  /**
+   * Retention: delete matching docs in batches (one transaction each, so writers are not held
+   * off for long). Each deletion is a `delete` feed entry; the doc's earlier insert/update
+   * entries are dropped with it (the feed replays to the same final state), and delete
+   * entries older than the cutoff are pruned, which raises the feed floor.
+   */
+  async deleteDocs(collection: string, request: RetentionRequest): Promise<{ deleted: number }> {
+    this.#collection(collection);
+    if (request.status === undefined && request.olderThan === undefined) {
+      throw new DualStoreError('bad_retention', 'give older_than and/or status; refusing to delete a whole collection');
+    }
+    const status = request.status === undefined ? undefined : checkStatus(request.status, 'bad_retention');
+    let cutoff: string | undefined;
+    if (request.olderThan !== undefined) {
+      cutoff = normalizeTimestamp(request.olderThan);
+      if (cutoff === undefined) throw new DualStoreError('bad_retention', 'older_than must be an ISO time');
+    }
+    const where = ['collection = ?'];
+    const params: unknown[] = [collection];
+    if (status !== undefined) {
+      where.push('status = ?');
+      params.push(status);
+    }
+    if (cutoff !== undefined) {
+      where.push('timestamp < ?');
+      params.push(cutoff);
+    }
+    const select = this.#db.prepare(`SELECT seq, id FROM docs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${RETENTION_BATCH}`);
+    const deleteDoc = this.#db.prepare('DELETE FROM docs WHERE seq = ?');
+    const deleteMentions = this.#db.prepare('DELETE FROM doc_mentions WHERE doc_seq = ?');
+    const deleteTools = this.#db.prepare('DELETE FROM doc_tools WHERE doc_seq = ?');
+    const dropHistory = this.#db.prepare("DELETE FROM changes WHERE doc_seq = ? AND kind IN ('insert', 'update')");
+    let deleted = 0;
+    for (;;) {
+      const count = await this.#commits.run(() => {
+        const rows = select.all(...params) as Array<{ seq: number; id: string }>;
+        const at = toIso(this.#now());
+        for (const row of rows) {
+          deleteDoc.run(row.seq);
+          deleteMentions.run(row.seq);
+          deleteTools.run(row.seq);
+          dropHistory.run(row.seq);
+          this.#feed.append('delete', collection, row.id, at, null, row.seq);
+        }
+        return rows.length;
+      });
+      deleted += count;
+      if (count < RETENTION_BATCH) break;
+    }
+    if (cutoff !== undefined) {
+      const pruneBefore = cutoff;
+      await this.#commits.run(() => {
+        const pruned = this.#db
+          .prepare("SELECT MAX(seq) AS seq FROM changes WHERE kind = 'delete' AND collection = ? AND at < ?")
+          .get(collection, pruneBefore) as { seq: number | null };
+        if (pruned.seq === null) return;
+        this.#db.prepare("DELETE FROM changes WHERE kind = 'delete' AND collection = ? AND seq <= ?").run(collection, pruned.seq);
+        if (pruned.seq > this.#feed.floor()) this.#feed.setFloor(pruned.seq);
+      });
+    }
+    return { deleted };
+  }
+
+  async close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#commits.close();
+      this.#notifier.stop();
+      await this.#search?.close();
+      try {
+        this.#db.pragma('optimize');
+      } catch {
+        // Optimisation is best effort; closing must not fail because of it.
+      }
+      this.#db.close();
+    })();
+    return this.#closed;
+  }
+}
+
+function checkInt(name: string, value: unknown, min: number, max: number): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new DualStoreError('out_of_range', `${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+  }
+}
+
+const STATUSES: ReadonlySet<string> = new Set(['pending', 'processing', 'completed', 'failed']);
+
+function checkStatus(status: unknown, code: 'validation_failed' | 'bad_retention' = 'validation_failed'): DocStatus {
+  if (typeof status !== 'string' || !STATUSES.has(status)) {
+    throw new DualStoreError(code, 'status must be pending, processing, completed or failed');
+  }
+  return status as DocStatus;
+}
+
+function checkIdempotencyKey(key: unknown): string | undefined {
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) {
+    throw new DualStoreError('validation_failed', 'an idempotency key is 1-255 printable ASCII characters');
+  }
+  return key;
+}
+
+function checkToken(token: unknown): asserts token is string {
+  if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
+    throw new DualStoreError('validation_failed', 'token must be the claim token string');
+  }
+}
+
+function checkAgent(agent: unknown): string {
+  if (typeof agent !== 'string' || !/^[^\s\u0000-\u001f]{1,128}$/.test(agent)) {
+    throw new DualStoreError('validation_failed', 'agent must be 1-128 characters without spaces');
+  }
+  return agent;
+}
