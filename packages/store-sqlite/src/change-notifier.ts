@@ -3,8 +3,8 @@
 // the store; commits by another process on the same file (the CLI, a second server) are noticed
 // by polling `PRAGMA data_version`, which changes only when another connection commits.
 
-import type Database from 'better-sqlite3';
 import type { ChangeListener } from '@dualstore/core';
+import type Database from 'better-sqlite3';
 
 export class ChangeNotifier {
   readonly #db: Database.Database;
@@ -12,6 +12,7 @@ export class ChangeNotifier {
   readonly #intervalMs: number;
   #timer: NodeJS.Timeout | undefined;
   #dataVersion: number;
+  #foreignCommits = 0;
   readonly #onForeignCommit: () => void;
 
   /** @param onForeignCommit also told about another process's commits (the search indexer). */
@@ -24,6 +25,11 @@ export class ChangeNotifier {
 
   #readVersion(): number {
     return this.#db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** How many times another process's commits were seen. */
+  get foreignCommits(): number {
+    return this.#foreignCommits;
   }
 
   start(): void {
@@ -45,6 +51,7 @@ export class ChangeNotifier {
     const version = this.#readVersion();
     if (version === this.#dataVersion) return false;
     this.#dataVersion = version;
+    this.#foreignCommits++;
     this.#onForeignCommit();
     this.emit();
     return true;

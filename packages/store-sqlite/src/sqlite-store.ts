@@ -3,7 +3,6 @@
 // the change feed, claims in IMMEDIATE transactions, and FTS5 search as a projection of the
 // feed maintained off the event loop (DESIGN §3a).
 
-import type Database from 'better-sqlite3';
 import {
   type BatchItem,
   type ChangeListener,
@@ -54,6 +53,7 @@ import {
   validateDocInput,
   validateReplyInput,
 } from '@dualstore/core';
+import type Database from 'better-sqlite3';
 import { ChangeNotifier } from './change-notifier.js';
 import { Claims } from './claims.js';
 import { type Durability, openConnection } from './connection.js';
@@ -63,7 +63,7 @@ import { Feed } from './feed.js';
 import { compileFilter } from './filter-sql.js';
 import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrations.js';
-import { SearchIndex } from './search/search-index.js';
+import type { SearchIndex } from './search/search-index.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; created when missing. The search index lives at `${path}-search`. */
@@ -105,13 +105,17 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     );
     db.transaction(() => {
       for (const name of options.collections ?? DEFAULT_COLLECTIONS) {
-        if (!isCollectionName(name)) throw new DualStoreError('invalid_name', `"${name}" is not a valid collection name`);
+        if (!isCollectionName(name))
+          throw new DualStoreError('invalid_name', `"${name}" is not a valid collection name`);
         ensure.run(name, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETENTION_DAYS, createdAt);
       }
     }).immediate();
     let search: SearchIndex | undefined;
     if (options.search !== false) {
       const searchOptions = typeof options.search === 'object' ? options.search : {};
+      // Loaded only when wanted: a short-lived CLI `push` opens the store without search and
+      // should not pay for loading (or starting) the index workers.
+      const { SearchIndex } = await import('./search/search-index.js');
       search = await SearchIndex.open({
         dbPath: options.path,
         indexPath: searchOptions.indexPath ?? `${options.path}-search`,
@@ -135,10 +139,14 @@ export class SqliteStore implements Store {
   readonly #commits: GroupCommit;
   readonly #notifier: ChangeNotifier;
   readonly #search: SearchIndex | undefined;
+  readonly #totalChanges: Database.Statement;
   #closed: Promise<void> | undefined;
 
   /** Use openSqliteStore. */
-  constructor(db: Database.Database, context: { now: () => number; search: SearchIndex | undefined; pollIntervalMs: number }) {
+  constructor(
+    db: Database.Database,
+    context: { now: () => number; search: SearchIndex | undefined; pollIntervalMs: number },
+  ) {
     this.#db = db;
     this.#now = context.now;
     this.#search = context.search;
@@ -151,6 +159,7 @@ export class SqliteStore implements Store {
       this.#notifier.emit();
     });
     this.#notifier.start();
+    this.#totalChanges = db.prepare('SELECT total_changes()').pluck();
   }
 
   /** The underlying connection, for tests and maintenance tools. */
@@ -174,7 +183,9 @@ export class SqliteStore implements Store {
 
   async listCollections(): Promise<string[]> {
     this.#assertOpen();
-    return (this.#db.prepare('SELECT name FROM collections ORDER BY name').all() as Array<{ name: string }>).map((r) => r.name);
+    return (this.#db.prepare('SELECT name FROM collections ORDER BY name').all() as Array<{ name: string }>).map(
+      (r) => r.name,
+    );
   }
 
   async getCollection(name: string): Promise<CollectionInfo | undefined> {
@@ -182,15 +193,23 @@ export class SqliteStore implements Store {
     return this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CollectionInfo | undefined;
   }
 
-  async putCollection(name: string, input: CollectionInput = {}): Promise<{ collection: CollectionInfo; created: boolean }> {
+  async putCollection(
+    name: string,
+    input: CollectionInput = {},
+  ): Promise<{ collection: CollectionInfo; created: boolean }> {
     this.#assertOpen();
     if (typeof name !== 'string' || !isCollectionName(name)) {
-      throw new DualStoreError('invalid_name', `"${String(name).slice(0, 80)}" is not a valid collection name: use [a-z0-9_-]{1,64}, not a reserved word`);
+      throw new DualStoreError(
+        'invalid_name',
+        `"${String(name).slice(0, 80)}" is not a valid collection name: use [a-z0-9_-]{1,64}, not a reserved word`,
+      );
     }
     checkInt('max_attempts', input.max_attempts, 1, 1000);
     checkInt('retention_days', input.retention_days, 1, 36_500);
     return this.#commits.run(() => {
-      const existing = this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CollectionInfo | undefined;
+      const existing = this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as
+        | CollectionInfo
+        | undefined;
       const next: CollectionInfo = {
         name,
         max_attempts: input.max_attempts ?? existing?.max_attempts ?? DEFAULT_MAX_ATTEMPTS,
@@ -219,7 +238,10 @@ export class SqliteStore implements Store {
   async insertBatch(collection: string, items: readonly BatchItem[]): Promise<InsertResult[]> {
     this.#collection(collection);
     if (!Array.isArray(items) || items.length === 0 || items.length > MAX_BATCH_ITEMS) {
-      throw new DualStoreError('out_of_range', `a batch holds 1..${MAX_BATCH_ITEMS} docs, got ${Array.isArray(items) ? items.length : 'no array'}`);
+      throw new DualStoreError(
+        'out_of_range',
+        `a batch holds 1..${MAX_BATCH_ITEMS} docs, got ${Array.isArray(items) ? items.length : 'no array'}`,
+      );
     }
     const valid = items.map((item, i) => {
       try {
@@ -236,7 +258,8 @@ export class SqliteStore implements Store {
     const ids = new Set<string>();
     for (const item of valid) {
       if (item.input.id === undefined) continue;
-      if (ids.has(item.input.id)) throw new DualStoreError('id_conflict', `id "${item.input.id}" appears twice in the batch`);
+      if (ids.has(item.input.id))
+        throw new DualStoreError('id_conflict', `id "${item.input.id}" appears twice in the batch`);
       ids.add(item.input.id);
     }
     // One savepoint for the whole batch: all or nothing.
@@ -303,18 +326,24 @@ export class SqliteStore implements Store {
 
   async search(collection: string, query: SearchQuery): Promise<SearchResult> {
     this.#collection(collection);
-    if (this.#search === undefined) throw new DualStoreError('internal_error', 'this store was opened with search disabled');
+    if (this.#search === undefined)
+      throw new DualStoreError('internal_error', 'this store was opened with search disabled');
     if (typeof query.q !== 'string') throw new DualStoreError('validation_failed', 'q must be a string');
-    if (query.q.length > MAX_QUERY_CHARS) throw new DualStoreError('out_of_range', `q is limited to ${MAX_QUERY_CHARS} characters`);
+    if (query.q.length > MAX_QUERY_CHARS)
+      throw new DualStoreError('out_of_range', `q is limited to ${MAX_QUERY_CHARS} characters`);
     const k = query.k ?? DEFAULT_SEARCH_K;
     checkInt('k', k, 1, MAX_SEARCH_K);
     const mode = query.mode ?? 'simple';
     const order = query.order ?? 'relevance';
-    if (mode !== 'simple' && mode !== 'fts') throw new DualStoreError('validation_failed', 'mode must be simple or fts');
-    if (order !== 'relevance' && order !== 'recent') throw new DualStoreError('validation_failed', 'order must be relevance or recent');
+    if (mode !== 'simple' && mode !== 'fts')
+      throw new DualStoreError('validation_failed', 'mode must be simple or fts');
+    if (order !== 'relevance' && order !== 'recent')
+      throw new DualStoreError('validation_failed', 'order must be relevance or recent');
     if (query.waitFor !== undefined) checkInt('wait_for', query.waitFor, 0, Number.MAX_SAFE_INTEGER);
     const filterSql =
-      query.filter !== undefined && query.filter.conditions.length > 0 ? compileFilter(query.filter, 'docs') : { sql: '1', params: [] };
+      query.filter !== undefined && query.filter.conditions.length > 0
+        ? compileFilter(query.filter, 'docs')
+        : { sql: '1', params: [] };
     const result = await this.#search.search({
       collection,
       q: query.q,
@@ -325,7 +354,11 @@ export class SqliteStore implements Store {
       ...(query.waitFor === undefined ? {} : { waitFor: Math.min(query.waitFor, this.#feed.head()) }),
     });
     return {
-      items: result.hits.map((hit) => ({ doc: rowToDoc(hit.row as unknown as DocRow), score: hit.score, snippet: hit.snippet })),
+      items: result.hits.map((hit) => ({
+        doc: rowToDoc(hit.row as unknown as DocRow),
+        score: hit.score,
+        snippet: hit.snippet,
+      })),
       indexed_through: result.indexed_through,
     };
   }
@@ -367,18 +400,33 @@ export class SqliteStore implements Store {
     checkInt('limit', params.limit, 1, MAX_CLAIM_LIMIT);
     const waitMs = request.waitMs ?? 0;
     checkInt('wait_ms', waitMs, 0, MAX_WAIT_MS);
-    if (params.topic !== undefined && !isTopicName(params.topic)) throw new DualStoreError('invalid_name', 'topic is not a valid topic name');
+    if (params.topic !== undefined && !isTopicName(params.topic))
+      throw new DualStoreError('invalid_name', 'topic is not a valid topic name');
     const deadline = performance.now() + waitMs;
     for (;;) {
-      const items = await this.#commits.run(() => this.#claims.claim(collection, params, this.#now()));
+      let mark = 0;
+      const items = await this.#commits.run(() => {
+        const claimed = this.#claims.claim(collection, params, this.#now());
+        mark = this.#writeMark();
+        return claimed;
+      });
       const remaining = deadline - performance.now();
       if (items.length > 0 || remaining <= 0 || request.signal?.aborted || this.#closed !== undefined) return items;
-      await this.#waitForWork(collection, remaining, request.signal);
+      await this.#waitForWork(collection, remaining, mark, request.signal);
     }
   }
 
+  /**
+   * Changes when anything is written after the moment it is read: rows changed through this
+   * connection plus commits seen from other processes. A long-poll compares marks so that a
+   * write landing between its empty claim and its watch registration is not missed.
+   */
+  #writeMark(): number {
+    return (this.#totalChanges.get() as number) + this.#notifier.foreignCommits;
+  }
+
   /** Resolve on the next feed change, when the next delayed doc or lease comes due, or after `ms`. */
-  #waitForWork(collection: string, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  #waitForWork(collection: string, ms: number, mark: number, signal: AbortSignal | undefined): Promise<void> {
     const due = this.#db
       .prepare(
         `SELECT MIN(t) AS t FROM (
@@ -398,6 +446,7 @@ export class SqliteStore implements Store {
       const timer = setTimeout(done, Math.min(ms, dueIn));
       const unwatch = this.#notifier.watch(done);
       signal?.addEventListener('abort', done, { once: true });
+      if (this.#writeMark() !== mark) done();
     });
   }
 
@@ -413,7 +462,9 @@ export class SqliteStore implements Store {
     if (typeof request.error !== 'string') throw new DualStoreError('validation_failed', 'error must be a string');
     if (request.retryInMs !== undefined) checkInt('retry_in_ms', request.retryInMs, 0, 7 * 86_400_000);
     return rowToDoc(
-      await this.#commits.run(() => this.#claims.fail(collection, id, request.token, request.error, request.retryInMs, this.#now())),
+      await this.#commits.run(() =>
+        this.#claims.fail(collection, id, request.token, request.error, request.retryInMs, this.#now()),
+      ),
     );
   }
 
@@ -479,7 +530,8 @@ export class SqliteStore implements Store {
 
   async putTopic(name: string, input: TopicInput): Promise<{ topic: Topic; created: boolean }> {
     this.#assertOpen();
-    if (typeof name !== 'string' || !isTopicName(name)) throw new DualStoreError('invalid_name', 'topic names are [A-Za-z0-9_.:-]{1,128}');
+    if (typeof name !== 'string' || !isTopicName(name))
+      throw new DualStoreError('invalid_name', 'topic names are [A-Za-z0-9_.:-]{1,128}');
     for (const field of ['description', 'prompt'] as const) {
       const value = input[field];
       if (value !== undefined && (typeof value !== 'string' || value.length > 64 * 1024)) {
@@ -521,7 +573,9 @@ export class SqliteStore implements Store {
         .prepare('SELECT status, COUNT(*) AS n FROM docs WHERE collection = ? GROUP BY status')
         .all(collection) as Array<{ status: DocStatus; n: number }>;
       for (const row of rows) counts[row.status] = row.n;
-      const last = this.#db.prepare('SELECT MAX(seq) AS seq FROM changes WHERE collection = ?').get(collection) as { seq: number | null };
+      const last = this.#db.prepare('SELECT MAX(seq) AS seq FROM changes WHERE collection = ?').get(collection) as {
+        seq: number | null;
+      };
       return { collection, counts, total: rows.reduce((sum, row) => sum + row.n, 0), last_seq: last.seq ?? 0 };
     })();
   }
@@ -553,7 +607,9 @@ export class SqliteStore implements Store {
       where.push('timestamp < ?');
       params.push(cutoff);
     }
-    const select = this.#db.prepare(`SELECT seq, id FROM docs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${RETENTION_BATCH}`);
+    const select = this.#db.prepare(
+      `SELECT seq, id FROM docs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${RETENTION_BATCH}`,
+    );
     const deleteDoc = this.#db.prepare('DELETE FROM docs WHERE seq = ?');
     const deleteMentions = this.#db.prepare('DELETE FROM doc_mentions WHERE doc_seq = ?');
     const deleteTools = this.#db.prepare('DELETE FROM doc_tools WHERE doc_seq = ?');
@@ -582,7 +638,9 @@ export class SqliteStore implements Store {
           .prepare("SELECT MAX(seq) AS seq FROM changes WHERE kind = 'delete' AND collection = ? AND at < ?")
           .get(collection, pruneBefore) as { seq: number | null };
         if (pruned.seq === null) return;
-        this.#db.prepare("DELETE FROM changes WHERE kind = 'delete' AND collection = ? AND seq <= ?").run(collection, pruned.seq);
+        this.#db
+          .prepare("DELETE FROM changes WHERE kind = 'delete' AND collection = ? AND seq <= ?")
+          .run(collection, pruned.seq);
         if (pruned.seq > this.#feed.floor()) this.#feed.setFloor(pruned.seq);
       });
     }
