@@ -4,8 +4,8 @@
 // savepoint, so an operation that throws is rolled back alone and the others still commit. A
 // caller's promise settles only after the commit, so an acknowledged write is durable.
 
-import type Database from 'better-sqlite3';
 import { DualStoreError } from '@dualstore/core';
+import type Database from 'better-sqlite3';
 
 type Operation<T> = () => T;
 
@@ -24,6 +24,8 @@ export class GroupCommit {
   #queue: Queued[] = [];
   #scheduled = false;
   #closed = false;
+  #transactions = 0;
+  #operations = 0;
 
   /** @param onCommit called after every successful commit (change notification). */
   constructor(db: Database.Database, onCommit: () => void) {
@@ -41,6 +43,11 @@ export class GroupCommit {
         setImmediate(() => this.#flush());
       }
     });
+  }
+
+  /** How many transactions committed and how many operations they carried (group commit at work). */
+  get stats(): { transactions: number; operations: number } {
+    return { transactions: this.#transactions, operations: this.#operations };
   }
 
   /** Commit whatever is queued now, then refuse new work. */
@@ -77,6 +84,8 @@ export class GroupCommit {
       for (const item of group) item.reject(failure);
       return;
     }
+    this.#transactions++;
+    this.#operations += group.length;
     group.forEach((item, i) => {
       const outcome = outcomes[i];
       if (outcome === undefined) item.reject(new DualStoreError('internal_error'));
@@ -91,7 +100,9 @@ export class GroupCommit {
 export function toStoreError(error: unknown): unknown {
   const code = (error as { code?: unknown } | null)?.code;
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT') {
-    return new DualStoreError('store_busy', 'the database is locked by another writer; retry shortly', { cause: error });
+    return new DualStoreError('store_busy', 'the database is locked by another writer; retry shortly', {
+      cause: error,
+    });
   }
   return error;
 }

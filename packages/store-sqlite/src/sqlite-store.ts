@@ -162,6 +162,11 @@ export class SqliteStore implements Store {
     this.#totalChanges = db.prepare('SELECT total_changes()').pluck();
   }
 
+  /** Committed write transactions and the operations they carried (group commit shares one). */
+  get writeStats(): { transactions: number; operations: number } {
+    return this.#commits.stats;
+  }
+
   /** The underlying connection, for tests and maintenance tools. */
   get database(): Database.Database {
     return this.#db;
