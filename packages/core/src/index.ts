@@ -6,6 +6,7 @@ export * from './filter.js';
 export * from './ids.js';
 export * from './limits.js';
 export * from './names.js';
+export * from './requests.js';
 export * from './select.js';
 export * from './store.js';
 export * from './time.js';

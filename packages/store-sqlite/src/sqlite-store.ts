@@ -13,12 +13,18 @@ import {
   type CollectionInfo,
   type CollectionInput,
   type CollectionStats,
+  checkCollectionInput,
+  checkCollectionName,
+  checkFailError,
+  checkIdempotencyKey,
+  checkInt,
+  checkLeaseMs,
+  checkToken,
+  checkTopicInput,
+  checkTopicName,
   DEFAULT_COLLECTIONS,
-  DEFAULT_LEASE_MS,
   DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_RECENT_LIMIT,
   DEFAULT_RETENTION_DAYS,
-  DEFAULT_SEARCH_K,
   type Doc,
   type DocInput,
   type DocStatus,
@@ -27,17 +33,13 @@ import {
   type InsertOptions,
   type InsertResult,
   isCollectionName,
-  isTopicName,
   MAX_BATCH_ITEMS,
-  MAX_CLAIM_LIMIT,
-  MAX_LEASE_MS,
-  MAX_QUERY_CHARS,
-  MAX_RECENT_LIMIT,
-  MAX_SEARCH_K,
+  MAX_RETRY_IN_MS,
   MAX_SEARCH_WAIT_MS,
-  MAX_WAIT_MS,
-  MIN_LEASE_MS,
-  normalizeMention,
+  normalizeClaimRequest,
+  normalizeRecentQuery,
+  normalizeRetention,
+  normalizeSearchQuery,
   normalizeTimestamp,
   type RecentPage,
   type RecentQuery,
@@ -178,10 +180,7 @@ export class SqliteStore implements Store {
 
   #collection(name: string): void {
     this.#assertOpen();
-    if (typeof name !== 'string' || !isCollectionName(name)) {
-      throw new DualStoreError('invalid_name', `"${String(name).slice(0, 80)}" is not a valid collection name`);
-    }
-    this.#writer.collectionDefaults(name);
+    this.#writer.collectionDefaults(checkCollectionName(name));
   }
 
   // Collections
@@ -203,14 +202,8 @@ export class SqliteStore implements Store {
     input: CollectionInput = {},
   ): Promise<{ collection: CollectionInfo; created: boolean }> {
     this.#assertOpen();
-    if (typeof name !== 'string' || !isCollectionName(name)) {
-      throw new DualStoreError(
-        'invalid_name',
-        `"${String(name).slice(0, 80)}" is not a valid collection name: use [a-z0-9_-]{1,64}, not a reserved word`,
-      );
-    }
-    checkInt('max_attempts', input.max_attempts, 1, 1000);
-    checkInt('retention_days', input.retention_days, 1, 36_500);
+    checkCollectionName(name);
+    checkCollectionInput(input);
     return this.#commits.run(() => {
       const existing = this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as
         | CollectionInfo
@@ -285,35 +278,32 @@ export class SqliteStore implements Store {
 
   async recent(collection: string, query: RecentQuery = {}): Promise<RecentPage> {
     this.#collection(collection);
-    const limit = query.limit ?? DEFAULT_RECENT_LIMIT;
-    checkInt('limit', limit, 1, MAX_RECENT_LIMIT);
+    const q = normalizeRecentQuery(query);
+    const limit = q.limit;
     const where = ['d.collection = ?'];
     const params: unknown[] = [collection];
-    if (query.before !== undefined) {
-      if (typeof query.before !== 'string' || !/^\d{1,15}$/.test(query.before)) {
-        throw new DualStoreError('bad_cursor', 'expected `before` to be a `next` value from an earlier page');
-      }
+    if (q.before !== undefined) {
       where.push('d.seq < ?');
-      params.push(Number(query.before));
+      params.push(q.before);
     }
-    if (query.topic !== undefined) {
+    if (q.topic !== undefined) {
       where.push('d.topic = ?');
-      params.push(query.topic);
+      params.push(q.topic);
     }
-    if (query.status !== undefined) {
+    if (q.status !== undefined) {
       where.push('d.status = ?');
-      params.push(checkStatus(query.status));
+      params.push(q.status);
     }
-    if (query.mention !== undefined) {
+    if (q.mention !== undefined) {
       where.push('d.seq IN (SELECT doc_seq FROM doc_mentions WHERE collection = ? AND name = ?)');
-      params.push(collection, normalizeMention(query.mention));
+      params.push(collection, q.mention);
     }
-    if (query.tool !== undefined) {
+    if (q.tool !== undefined) {
       where.push('d.seq IN (SELECT doc_seq FROM doc_tools WHERE collection = ? AND name = ?)');
-      params.push(collection, query.tool.toLowerCase());
+      params.push(collection, q.tool);
     }
-    if (query.filter !== undefined && query.filter.conditions.length > 0) {
-      const compiled = compileFilter(query.filter, 'd');
+    if (q.filter !== undefined) {
+      const compiled = compileFilter(q.filter, 'd');
       where.push(`(${compiled.sql})`);
       params.push(...compiled.params);
     }
@@ -333,30 +323,16 @@ export class SqliteStore implements Store {
     this.#collection(collection);
     if (this.#search === undefined)
       throw new DualStoreError('internal_error', 'this store was opened with search disabled');
-    if (typeof query.q !== 'string') throw new DualStoreError('validation_failed', 'q must be a string');
-    if (query.q.length > MAX_QUERY_CHARS)
-      throw new DualStoreError('out_of_range', `q is limited to ${MAX_QUERY_CHARS} characters`);
-    const k = query.k ?? DEFAULT_SEARCH_K;
-    checkInt('k', k, 1, MAX_SEARCH_K);
-    const mode = query.mode ?? 'simple';
-    const order = query.order ?? 'relevance';
-    if (mode !== 'simple' && mode !== 'fts')
-      throw new DualStoreError('validation_failed', 'mode must be simple or fts');
-    if (order !== 'relevance' && order !== 'recent')
-      throw new DualStoreError('validation_failed', 'order must be relevance or recent');
-    if (query.waitFor !== undefined) checkInt('wait_for', query.waitFor, 0, Number.MAX_SAFE_INTEGER);
-    const filterSql =
-      query.filter !== undefined && query.filter.conditions.length > 0
-        ? compileFilter(query.filter, 'docs')
-        : { sql: '1', params: [] };
+    const q = normalizeSearchQuery(query);
+    const filterSql = q.filter === undefined ? { sql: '1', params: [] } : compileFilter(q.filter, 'docs');
     const result = await this.#search.search({
       collection,
-      q: query.q,
-      k,
-      mode,
-      order,
+      q: q.q,
+      k: q.k,
+      mode: q.mode,
+      order: q.order,
       filterSql,
-      ...(query.waitFor === undefined ? {} : { waitFor: Math.min(query.waitFor, this.#feed.head()) }),
+      ...(q.waitFor === undefined ? {} : { waitFor: Math.min(q.waitFor, this.#feed.head()) }),
     });
     return {
       items: result.hits.map((hit) => ({
@@ -394,19 +370,8 @@ export class SqliteStore implements Store {
 
   async claim(collection: string, request: ClaimRequest): Promise<ClaimedItem[]> {
     this.#collection(collection);
-    const params = {
-      agent: checkAgent(request.agent),
-      topic: request.topic,
-      filter: request.filter,
-      leaseMs: request.leaseMs ?? DEFAULT_LEASE_MS,
-      limit: request.limit ?? 1,
-    };
-    checkInt('lease_ms', params.leaseMs, MIN_LEASE_MS, MAX_LEASE_MS);
-    checkInt('limit', params.limit, 1, MAX_CLAIM_LIMIT);
-    const waitMs = request.waitMs ?? 0;
-    checkInt('wait_ms', waitMs, 0, MAX_WAIT_MS);
-    if (params.topic !== undefined && !isTopicName(params.topic))
-      throw new DualStoreError('invalid_name', 'topic is not a valid topic name');
+    const params = normalizeClaimRequest(request);
+    const waitMs = params.waitMs;
     const deadline = performance.now() + waitMs;
     for (;;) {
       let mark = 0;
@@ -464,8 +429,8 @@ export class SqliteStore implements Store {
   async fail(collection: string, id: string, request: FailRequest): Promise<Doc> {
     this.#collection(collection);
     checkToken(request.token);
-    if (typeof request.error !== 'string') throw new DualStoreError('validation_failed', 'error must be a string');
-    if (request.retryInMs !== undefined) checkInt('retry_in_ms', request.retryInMs, 0, 7 * 86_400_000);
+    checkFailError(request.error);
+    checkInt('retry_in_ms', request.retryInMs, 0, MAX_RETRY_IN_MS);
     return rowToDoc(
       await this.#commits.run(() =>
         this.#claims.fail(collection, id, request.token, request.error, request.retryInMs, this.#now()),
@@ -476,7 +441,7 @@ export class SqliteStore implements Store {
   async extend(collection: string, id: string, token: string, leaseMs: number): Promise<Doc> {
     this.#collection(collection);
     checkToken(token);
-    checkInt('lease_ms', leaseMs, MIN_LEASE_MS, MAX_LEASE_MS);
+    checkLeaseMs(leaseMs);
     return rowToDoc(await this.#commits.run(() => this.#claims.extend(collection, id, token, leaseMs, this.#now())));
   }
 
@@ -535,14 +500,8 @@ export class SqliteStore implements Store {
 
   async putTopic(name: string, input: TopicInput): Promise<{ topic: Topic; created: boolean }> {
     this.#assertOpen();
-    if (typeof name !== 'string' || !isTopicName(name))
-      throw new DualStoreError('invalid_name', 'topic names are [A-Za-z0-9_.:-]{1,128}');
-    for (const field of ['description', 'prompt'] as const) {
-      const value = input[field];
-      if (value !== undefined && (typeof value !== 'string' || value.length > 64 * 1024)) {
-        throw new DualStoreError('validation_failed', `${field} must be a string of at most 65536 characters`);
-      }
-    }
+    checkTopicName(name);
+    checkTopicInput(input);
     return this.#commits.run(() => {
       const existing = this.#db.prepare('SELECT * FROM topics WHERE name = ?').get(name) as Topic | undefined;
       const at = toIso(this.#now());
@@ -593,15 +552,7 @@ export class SqliteStore implements Store {
    */
   async deleteDocs(collection: string, request: RetentionRequest): Promise<{ deleted: number }> {
     this.#collection(collection);
-    if (request.status === undefined && request.olderThan === undefined) {
-      throw new DualStoreError('bad_retention', 'give older_than and/or status; refusing to delete a whole collection');
-    }
-    const status = request.status === undefined ? undefined : checkStatus(request.status, 'bad_retention');
-    let cutoff: string | undefined;
-    if (request.olderThan !== undefined) {
-      cutoff = normalizeTimestamp(request.olderThan);
-      if (cutoff === undefined) throw new DualStoreError('bad_retention', 'older_than must be an ISO time');
-    }
+    const { status, cutoff } = normalizeRetention(request);
     const where = ['collection = ?'];
     const params: unknown[] = [collection];
     if (status !== undefined) {
@@ -666,41 +617,4 @@ export class SqliteStore implements Store {
     })();
     return this.#closed;
   }
-}
-
-function checkInt(name: string, value: unknown, min: number, max: number): void {
-  if (value === undefined) return;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new DualStoreError('out_of_range', `${name} must be an integer in ${min}..${max}, got ${String(value)}`);
-  }
-}
-
-const STATUSES: ReadonlySet<string> = new Set(['pending', 'processing', 'completed', 'failed']);
-
-function checkStatus(status: unknown, code: 'validation_failed' | 'bad_retention' = 'validation_failed'): DocStatus {
-  if (typeof status !== 'string' || !STATUSES.has(status)) {
-    throw new DualStoreError(code, 'status must be pending, processing, completed or failed');
-  }
-  return status as DocStatus;
-}
-
-function checkIdempotencyKey(key: unknown): string | undefined {
-  if (key === undefined) return undefined;
-  if (typeof key !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(key)) {
-    throw new DualStoreError('validation_failed', 'an idempotency key is 1-255 printable ASCII characters');
-  }
-  return key;
-}
-
-function checkToken(token: unknown): asserts token is string {
-  if (typeof token !== 'string' || token.length === 0 || token.length > 256) {
-    throw new DualStoreError('validation_failed', 'token must be the claim token string');
-  }
-}
-
-function checkAgent(agent: unknown): string {
-  if (typeof agent !== 'string' || !/^[^\s\u0000-\u001f]{1,128}$/.test(agent)) {
-    throw new DualStoreError('validation_failed', 'agent must be 1-128 characters without spaces');
-  }
-  return agent;
 }

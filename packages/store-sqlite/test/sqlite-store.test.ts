@@ -66,7 +66,9 @@ describe('SQLite store', () => {
     expect(after.transactions - before.transactions).toBe(1);
     // Answered after commit: a second connection sees every acknowledged doc.
     const reader = new Database(store.database.name, { readonly: true });
-    cleanups.push(() => reader.close());
+    cleanups.push(() => {
+      reader.close();
+    });
     const count = reader.prepare("SELECT COUNT(*) AS n FROM docs WHERE collection = 'events'").get() as { n: number };
     expect(count.n).toBe(results.length);
   });
