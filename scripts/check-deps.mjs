@@ -27,7 +27,8 @@ const EXTERNAL_ALLOWED = { '@dualstore/core': ['zod', 'uuidv7'] };
 /** Packages that may import these workspace packages for types only (no runtime code). */
 const TYPE_ONLY = { '@dualstore/sse-client': ['@dualstore/core'] };
 
-const IMPORT = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"](@dualstore\/[a-z-]+)[^'"]*['"]|import\(\s*['"](@dualstore\/[a-z-]+)/gm;
+const IMPORT =
+  /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"](@dualstore\/[a-z-]+)[^'"]*['"]|import\(\s*['"](@dualstore\/[a-z-]+)/gm;
 
 function sourceFiles(dir) {
   const out = [];

@@ -73,7 +73,10 @@ const docIdSchema = z.string().regex(DOC_ID, 'expected [A-Za-z0-9_-]{1,128}').re
 const refIdSchema = z.string().min(1).max(256);
 export const sourceSchema = z
   .string()
-  .regex(/^(system|(agent|webhook|human):[^\s\u0000-\u001f]{1,128})$/, 'expected agent:<name>, webhook:<route>, human:<name> or system');
+  .regex(
+    /^(system|(agent|webhook|human):[^\s\u0000-\u001f]{1,128})$/,
+    'expected agent:<name>, webhook:<route>, human:<name> or system',
+  );
 export const topicSchema = z.string().regex(TOPIC_NAME, 'expected [A-Za-z0-9_.:-]{1,128}');
 export const agentSchema = z.string().regex(AGENT_NAME, 'expected 1-128 characters without spaces');
 

@@ -25,7 +25,10 @@ export function normalizeMention(name: string): string {
 
 const TOOL_NAME = /^[\p{L}\p{N}_.:/-]{1,64}$/u;
 // Text patterns agents commonly log: `tool: bash`, `tool_call: read_file`, `<tool name="grep">`.
-const TOOL_IN_TEXT = [/\btool(?:_call)?\s*[:=]\s*`?([\p{L}\p{N}_.:/-]{1,64})/giu, /<tool(?:_call)?\s+name="([^"]{1,64})"/giu];
+const TOOL_IN_TEXT = [
+  /\btool(?:_call)?\s*[:=]\s*`?([\p{L}\p{N}_.:/-]{1,64})/giu,
+  /<tool(?:_call)?\s+name="([^"]{1,64})"/giu,
+];
 
 function addTool(tools: Set<string>, value: unknown): void {
   if (typeof value !== 'string') return;

@@ -80,7 +80,9 @@ export function notPlainJson(value: unknown, path = ''): string | undefined {
       case 'object': {
         if (node === null) continue;
         if (Array.isArray(node)) {
-          node.forEach((child, i) => stack.push([child, `${at}[${i}]`]));
+          node.forEach((child, i) => {
+            stack.push([child, `${at}[${i}]`]);
+          });
           continue;
         }
         const proto = Object.getPrototypeOf(node);

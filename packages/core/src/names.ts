@@ -7,8 +7,22 @@ export const DOC_ID = /^[A-Za-z0-9_-]{1,128}$/;
 export const TOPIC_NAME = /^[A-Za-z0-9_.:-]{1,128}$/;
 export const AGENT_NAME = /^[^\s\u0000-\u001f]{1,128}$/;
 
-export const RESERVED_COLLECTIONS: ReadonlySet<string> = new Set(['topics', 'stream', 'collections', 'tickets', 'health']);
-export const RESERVED_IDS: ReadonlySet<string> = new Set(['recent', 'search', 'stats', 'stream', 'docs', 'batch', 'claim']);
+export const RESERVED_COLLECTIONS: ReadonlySet<string> = new Set([
+  'topics',
+  'stream',
+  'collections',
+  'tickets',
+  'health',
+]);
+export const RESERVED_IDS: ReadonlySet<string> = new Set([
+  'recent',
+  'search',
+  'stats',
+  'stream',
+  'docs',
+  'batch',
+  'claim',
+]);
 
 /** The collections a fresh store starts with (DESIGN §9 `COLLECTIONS`). */
 export const DEFAULT_COLLECTIONS: readonly string[] = ['events', 'session_messages', 'agent_tasks', 'opencode_events'];

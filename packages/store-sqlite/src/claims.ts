@@ -4,7 +4,6 @@
 // across threads and processes: SQLite admits one writer at a time.
 
 import { randomBytes } from 'node:crypto';
-import type Database from 'better-sqlite3';
 import {
   type ClaimedItem,
   DualStoreError,
@@ -14,6 +13,7 @@ import {
   toIso,
   type ValidReplyInput,
 } from '@dualstore/core';
+import type Database from 'better-sqlite3';
 import { type DocRow, rowToDoc } from './doc-row.js';
 import type { DocWriter } from './doc-writer.js';
 import { compileFilter } from './filter-sql.js';
@@ -61,7 +61,13 @@ export class Claims {
     for (const row of this.#exhausted.all(collection, nowIso)) {
       this.#writer.transition(
         row,
-        { status: 'failed', claim_token: null, lease_expires_at: null, processed_at: nowIso, last_error: 'lease expired on the last attempt' },
+        {
+          status: 'failed',
+          claim_token: null,
+          lease_expires_at: null,
+          processed_at: nowIso,
+          last_error: 'lease expired on the last attempt',
+        },
         now,
       );
     }
@@ -72,12 +78,19 @@ export class Claims {
       const token = newToken();
       const claimed = this.#writer.transition(
         row,
-        { status: 'processing', attempts: row.attempts + 1, claimed_by: params.agent, claim_token: token, lease_expires_at: expiresAt },
+        {
+          status: 'processing',
+          attempts: row.attempts + 1,
+          claimed_by: params.agent,
+          claim_token: token,
+          lease_expires_at: expiresAt,
+        },
         now,
       );
       const item: ClaimedItem = { doc: rowToDoc(claimed), claim: { token, expires_at: expiresAt } };
       if (claimed.topic !== null) {
-        if (!prompts.has(claimed.topic)) prompts.set(claimed.topic, this.#topicPrompt.get(claimed.topic)?.prompt || undefined);
+        if (!prompts.has(claimed.topic))
+          prompts.set(claimed.topic, this.#topicPrompt.get(claimed.topic)?.prompt || undefined);
         const prompt = prompts.get(claimed.topic);
         if (prompt !== undefined) item.prompt = prompt;
       }
@@ -112,7 +125,17 @@ export class Claims {
       ORDER BY seq LIMIT ?`;
     return this.#db
       .prepare(sql)
-      .all(collection, nowIso, ...args, params.limit, collection, nowIso, ...args, params.limit, params.limit) as DocRow[];
+      .all(
+        collection,
+        nowIso,
+        ...args,
+        params.limit,
+        collection,
+        nowIso,
+        ...args,
+        params.limit,
+        params.limit,
+      ) as DocRow[];
   }
 
   /** The row if `token` is its current claim token; otherwise the coded reason why not. */
@@ -126,23 +149,43 @@ export class Claims {
       throw new DualStoreError('token_required', `doc "${id}" is being processed; send the claim token`);
     }
     if (row.status !== 'processing' || row.claim_token !== token) {
-      throw new DualStoreError('lease_lost', `the token for doc "${id}" is not current: it was released or claimed again`);
+      throw new DualStoreError(
+        'lease_lost',
+        `the token for doc "${id}" is not current: it was released or claimed again`,
+      );
     }
     return row;
   }
 
   complete(collection: string, id: string, token: string, now: number): DocRow {
     const row = this.#held(collection, id, token);
-    return this.#writer.transition(row, { status: 'completed', claim_token: null, lease_expires_at: null, processed_at: toIso(now) }, now);
+    return this.#writer.transition(
+      row,
+      { status: 'completed', claim_token: null, lease_expires_at: null, processed_at: toIso(now) },
+      now,
+    );
   }
 
-  fail(collection: string, id: string, token: string, error: string, retryInMs: number | undefined, now: number): DocRow {
+  fail(
+    collection: string,
+    id: string,
+    token: string,
+    error: string,
+    retryInMs: number | undefined,
+    now: number,
+  ): DocRow {
     const row = this.#held(collection, id, token);
     const lastError = error.slice(0, 4096);
     if (row.attempts >= row.max_attempts) {
       return this.#writer.transition(
         row,
-        { status: 'failed', claim_token: null, lease_expires_at: null, processed_at: toIso(now), last_error: lastError },
+        {
+          status: 'failed',
+          claim_token: null,
+          lease_expires_at: null,
+          processed_at: toIso(now),
+          last_error: lastError,
+        },
         now,
       );
     }
@@ -170,7 +213,13 @@ export class Claims {
     const row = this.#held(collection, id, token);
     return this.#writer.transition(
       row,
-      { status: 'pending', attempts: Math.max(0, row.attempts - 1), claimed_by: null, claim_token: null, lease_expires_at: null },
+      {
+        status: 'pending',
+        attempts: Math.max(0, row.attempts - 1),
+        claimed_by: null,
+        claim_token: null,
+        lease_expires_at: null,
+      },
       now,
     );
   }
@@ -188,12 +237,22 @@ export class Claims {
     if (original.status === 'pending') {
       original = this.#writer.transition(
         original,
-        { status: outcome, attempts: original.attempts + 1, claim_token: null, lease_expires_at: null, processed_at: nowIso },
+        {
+          status: outcome,
+          attempts: original.attempts + 1,
+          claim_token: null,
+          lease_expires_at: null,
+          processed_at: nowIso,
+        },
         now,
       );
     } else if (original.status === 'processing') {
       const held = this.#held(collection, id, input.token);
-      original = this.#writer.transition(held, { status: outcome, claim_token: null, lease_expires_at: null, processed_at: nowIso }, now);
+      original = this.#writer.transition(
+        held,
+        { status: outcome, claim_token: null, lease_expires_at: null, processed_at: nowIso },
+        now,
+      );
     } else if (input.token !== undefined) {
       throw new DualStoreError('already_finished', `doc "${id}" is already ${original.status}`);
     }
@@ -216,7 +275,8 @@ export class Claims {
       now,
     );
     const reply = this.#writer.find(collection, created.id);
-    if (reply === undefined) throw new DualStoreError('internal_error', 'the reply vanished inside its own transaction');
+    if (reply === undefined)
+      throw new DualStoreError('internal_error', 'the reply vanished inside its own transaction');
     return { reply, original };
   }
 }

@@ -4,15 +4,8 @@
 // Every function here must run inside a write transaction (GroupCommit provides one).
 
 import { createHash } from 'node:crypto';
+import { DualStoreError, extractMentions, extractToolCalls, newId, toIso, type ValidDocInput } from '@dualstore/core';
 import type Database from 'better-sqlite3';
-import {
-  DualStoreError,
-  extractMentions,
-  extractToolCalls,
-  newId,
-  toIso,
-  type ValidDocInput,
-} from '@dualstore/core';
 import type { DocRow, DocState } from './doc-row.js';
 import { stateOf } from './doc-row.js';
 import type { Feed } from './feed.js';

@@ -4,8 +4,16 @@
 // write lock, so a doc's row can carry its insertion seq in the same statement; AUTOINCREMENT
 // keeps `sqlite_sequence` at the highest seq ever used, so a seq is never reused.
 
+import {
+  type Change,
+  type ChangeKind,
+  type ChangesPage,
+  type ChangesQuery,
+  DualStoreError,
+  MAX_CHANGES_PAGE,
+  matchesSelector,
+} from '@dualstore/core';
 import type Database from 'better-sqlite3';
-import { type Change, type ChangeKind, type ChangesPage, type ChangesQuery, DualStoreError, MAX_CHANGES_PAGE, matchesSelector } from '@dualstore/core';
 import { type DocRow, type DocState, rowToDoc } from './doc-row.js';
 
 /** How many raw feed rows one `changes()` call examines at most, so a selective filter stays bounded. */
@@ -42,7 +50,14 @@ export class Feed {
    * Append one change; must run inside a write transaction. For an insert pass `docSeq`
    * undefined: the change's own seq becomes the doc's seq, and is returned.
    */
-  append(kind: ChangeKind, collection: string, docId: string, at: string, state: DocState | null, docSeq?: number): number {
+  append(
+    kind: ChangeKind,
+    collection: string,
+    docId: string,
+    at: string,
+    state: DocState | null,
+    docSeq?: number,
+  ): number {
     const seq = this.nextSeq();
     this.#append.run(seq, kind, collection, docSeq ?? seq, docId, at, state === null ? null : JSON.stringify(state));
     return seq;
@@ -54,7 +69,11 @@ export class Feed {
   }
 
   setFloor(seq: number): void {
-    this.#db.prepare("INSERT INTO meta (key, value) VALUES ('feed_floor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(seq));
+    this.#db
+      .prepare(
+        "INSERT INTO meta (key, value) VALUES ('feed_floor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      )
+      .run(String(seq));
   }
 
   seqBefore(time: string): number {
@@ -109,7 +128,8 @@ export class Feed {
   #pageStatement(collectionCount: number): Database.Statement {
     let statement = this.#statements.get(collectionCount);
     if (statement === undefined) {
-      const where = collectionCount < 0 ? '' : `AND c.collection IN (${Array(collectionCount).fill('?').join(', ') || 'NULL'})`;
+      const where =
+        collectionCount < 0 ? '' : `AND c.collection IN (${Array(collectionCount).fill('?').join(', ') || 'NULL'})`;
       statement = this.#db.prepare(
         `SELECT c.seq AS c_seq, c.kind AS c_kind, c.collection AS c_collection, c.doc_seq AS c_doc_seq,
                 c.doc_id AS c_doc_id, c.at AS c_at, c.state AS c_state, d.*

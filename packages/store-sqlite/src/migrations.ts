@@ -3,8 +3,8 @@
 // migration runs once, in its own transaction. A file written by a newer DualStore is refused
 // rather than misread.
 
-import type Database from 'better-sqlite3';
 import { DualStoreError } from '@dualstore/core';
+import type Database from 'better-sqlite3';
 
 const MIGRATIONS: readonly string[] = [
   // 1: docs, the change feed, derived-field indexes, topics, collections.

@@ -42,7 +42,9 @@ export function claimCases(test: Test, ctx: () => SuiteContext): void {
     test('concurrent claimers never hold the same doc', async () => {
       const { store } = ctx();
       for (let i = 0; i < 30; i++) await store.insert('agent_tasks', { text: `job ${i}` });
-      const batches = await Promise.all(Array.from({ length: 40 }, (_, i) => store.claim('agent_tasks', { agent: `w${i}` })));
+      const batches = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.claim('agent_tasks', { agent: `w${i}` })),
+      );
       const claimed = batches.flat().map((item) => item.doc.id);
       expect(claimed).toHaveLength(30);
       expect(new Set(claimed).size).toBe(30);
@@ -61,7 +63,10 @@ export function claimCases(test: Test, ctx: () => SuiteContext): void {
       await expectCode(store.fail('agent_tasks', id, { token: staleToken, error: 'x' }), 'lease_lost');
       await expectCode(store.extend('agent_tasks', id, staleToken, 5000), 'lease_lost');
       await expectCode(store.release('agent_tasks', id, staleToken), 'lease_lost');
-      await expectCode(store.reply('agent_tasks', id, { text: 'late', status: 'success', token: staleToken }), 'lease_lost');
+      await expectCode(
+        store.reply('agent_tasks', id, { text: 'late', status: 'success', token: staleToken }),
+        'lease_lost',
+      );
       // The newer attempt is untouched by the stale worker's tries.
       const current = await store.get('agent_tasks', id);
       expect(current).toMatchObject({ status: 'processing', claimed_by: 'fast', attempts: 2 });
@@ -84,9 +89,21 @@ export function claimCases(test: Test, ctx: () => SuiteContext): void {
       const { store } = ctx();
       await store.putTopic('review', { description: 'code review', prompt: 'You review code.' });
       await store.insert('agent_tasks', { text: 'untopical' });
-      const review = await store.insert('agent_tasks', { text: 'review this', topic: 'review', metadata: { repo: 'a' } });
-      const other = await store.insert('agent_tasks', { text: 'review that', topic: 'review', metadata: { repo: 'b' } });
-      const [byFilter] = await store.claim('agent_tasks', { agent: 'w', topic: 'review', filter: parseFilter({ 'metadata.repo': 'b' }) });
+      const review = await store.insert('agent_tasks', {
+        text: 'review this',
+        topic: 'review',
+        metadata: { repo: 'a' },
+      });
+      const other = await store.insert('agent_tasks', {
+        text: 'review that',
+        topic: 'review',
+        metadata: { repo: 'b' },
+      });
+      const [byFilter] = await store.claim('agent_tasks', {
+        agent: 'w',
+        topic: 'review',
+        filter: parseFilter({ 'metadata.repo': 'b' }),
+      });
       expect(byFilter?.doc.id).toBe(other.id);
       const [byTopic] = await store.claim('agent_tasks', { agent: 'w', topic: 'review' });
       expect(byTopic?.doc.id).toBe(review.id);
@@ -130,7 +147,12 @@ export function claimCases(test: Test, ctx: () => SuiteContext): void {
       const [item] = await store.claim('agent_tasks', { agent: 'w' });
       clock.advance(5);
       const done = await store.complete('agent_tasks', id, item!.claim.token);
-      expect(done).toMatchObject({ status: 'completed', processed_at: new Date(clock.now()).toISOString(), version: 3, lease_expires_at: null });
+      expect(done).toMatchObject({
+        status: 'completed',
+        processed_at: new Date(clock.now()).toISOString(),
+        version: 3,
+        lease_expires_at: null,
+      });
       await expectCode(store.complete('agent_tasks', id, item!.claim.token), 'already_finished');
       await expectCode(store.complete('agent_tasks', 'missing', item!.claim.token), 'not_found');
     });
@@ -211,8 +233,16 @@ export function claimCases(test: Test, ctx: () => SuiteContext): void {
   describe('reply', () => {
     test('a pending original is claimed and completed with the reply, in one step', async () => {
       const { store } = ctx();
-      const q = await store.insert('session_messages', { text: 'what time is it?', topic: 'ask', correlation_id: 'conv-9' });
-      const { reply, original } = await store.reply('session_messages', q.id, { text: 'noon', status: 'success', metadata: { by: 'x' } });
+      const q = await store.insert('session_messages', {
+        text: 'what time is it?',
+        topic: 'ask',
+        correlation_id: 'conv-9',
+      });
+      const { reply, original } = await store.reply('session_messages', q.id, {
+        text: 'noon',
+        status: 'success',
+        metadata: { by: 'x' },
+      });
       expect(original).toMatchObject({ id: q.id, status: 'completed', attempts: 1 });
       expect(reply).toMatchObject({
         text: 'noon',
@@ -231,11 +261,21 @@ export function claimCases(test: Test, ctx: () => SuiteContext): void {
       const { id } = await store.insert('agent_tasks', { text: 'work' });
       const [item] = await store.claim('agent_tasks', { agent: 'w' });
       await expectCode(store.reply('agent_tasks', id, { text: 'r', status: 'failure' }), 'token_required');
-      await expectCode(store.reply('agent_tasks', id, { text: 'r', status: 'failure', token: 'wrong-token-123' }), 'lease_lost');
-      const { original, reply } = await store.reply('agent_tasks', id, { text: 'could not', status: 'failure', token: item!.claim.token });
+      await expectCode(
+        store.reply('agent_tasks', id, { text: 'r', status: 'failure', token: 'wrong-token-123' }),
+        'lease_lost',
+      );
+      const { original, reply } = await store.reply('agent_tasks', id, {
+        text: 'could not',
+        status: 'failure',
+        token: item!.claim.token,
+      });
       expect(original.status).toBe('failed');
       expect(reply.correlation_id).toBe(id);
-      await expectCode(store.reply('agent_tasks', id, { text: 'again', status: 'success', token: item!.claim.token }), 'already_finished');
+      await expectCode(
+        store.reply('agent_tasks', id, { text: 'again', status: 'success', token: item!.claim.token }),
+        'already_finished',
+      );
     });
 
     test('a reply naming a topic is pending work there', async () => {
@@ -252,7 +292,10 @@ export function claimCases(test: Test, ctx: () => SuiteContext): void {
       const { id } = await store.insert('agent_tasks', { text: 'work' });
       const head = await store.head();
       await expectCode(store.reply('agent_tasks', id, { text: 'r', status: 'maybe' } as never), 'validation_failed');
-      await expectCode(store.reply('agent_tasks', id, { text: 'x'.repeat(70_000), status: 'success' }), 'payload_too_large');
+      await expectCode(
+        store.reply('agent_tasks', id, { text: 'x'.repeat(70_000), status: 'success' }),
+        'payload_too_large',
+      );
       await expectCode(store.reply('agent_tasks', 'missing', { text: 'r', status: 'success' }), 'not_found');
       expect(await store.head()).toBe(head);
       expect((await store.get('agent_tasks', id))?.status).toBe('pending');

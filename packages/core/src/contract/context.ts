@@ -3,7 +3,7 @@
 // store whose clock the suite controls.
 
 import { expect, it } from 'vitest';
-import { DualStoreError, type ErrorCode } from '../errors.js';
+import type { DualStoreError, ErrorCode } from '../errors.js';
 import type { Store } from '../store.js';
 
 /** A manual clock: leases, delays and timestamps move only when the test says so. */

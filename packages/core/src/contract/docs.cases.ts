@@ -68,7 +68,12 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
       const { store } = ctx();
       const { id } = await store.insert('events', {
         text: 'ping @Bob and @bob. mail me at x@example.com; <tool name="grep">',
-        metadata: { tool: 'Read', tools: ['write'], tool_calls: [{ name: 'edit' }, { function: { name: 'fetch' } }], n: 1.5 },
+        metadata: {
+          tool: 'Read',
+          tools: ['write'],
+          tool_calls: [{ name: 'edit' }, { function: { name: 'fetch' } }],
+          n: 1.5,
+        },
         topic: 'deploy',
         source: 'agent:builder',
         correlation_id: 'conv-1',
@@ -78,8 +83,19 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
       const doc = (await store.get('events', id)) as Doc;
       expect(doc.mentions).toEqual(['bob']);
       expect([...doc.tool_calls].sort()).toEqual(['edit', 'fetch', 'grep', 'read', 'write']);
-      expect(doc).toMatchObject({ topic: 'deploy', source: 'agent:builder', correlation_id: 'conv-1', parent_id: 'p-1', max_attempts: 2 });
-      expect(doc.metadata).toEqual({ tool: 'Read', tools: ['write'], tool_calls: [{ name: 'edit' }, { function: { name: 'fetch' } }], n: 1.5 });
+      expect(doc).toMatchObject({
+        topic: 'deploy',
+        source: 'agent:builder',
+        correlation_id: 'conv-1',
+        parent_id: 'p-1',
+        max_attempts: 2,
+      });
+      expect(doc.metadata).toEqual({
+        tool: 'Read',
+        tools: ['write'],
+        tool_calls: [{ name: 'edit' }, { function: { name: 'fetch' } }],
+        n: 1.5,
+      });
     });
 
     test('server ids sort in insertion order and seqs strictly increase', async () => {
@@ -102,7 +118,7 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
       await expectCode(store.insert('events', { text: 'x', source: 'robot' }), 'validation_failed');
       await expectCode(store.insert('events', { text: 'x', metadata: nested(33) as never }), 'json_too_deep');
       await expectCode(store.insert('events', { text: 'x'.repeat(MAX_DOC_BYTES + 1) }), 'payload_too_large');
-      await expectCode(store.insert('events', { text: 'é'.repeat(MAX_DOC_BYTES / 2) + 'x' }), 'payload_too_large');
+      await expectCode(store.insert('events', { text: `${'é'.repeat(MAX_DOC_BYTES / 2)}x` }), 'payload_too_large');
       expect(await store.head()).toBe(head);
       expect((await store.stats('events')).total).toBe(0);
     });
@@ -170,7 +186,10 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
   describe('batch', () => {
     test('inserts all docs with increasing seqs', async () => {
       const { store } = ctx();
-      const results = await store.insertBatch('events', Array.from({ length: 10 }, (_, i) => ({ doc: { text: `b${i}` } })));
+      const results = await store.insertBatch(
+        'events',
+        Array.from({ length: 10 }, (_, i) => ({ doc: { text: `b${i}` } })),
+      );
       expect(results).toHaveLength(10);
       for (let i = 1; i < results.length; i++) expect(results[i]!.seq).toBe(results[i - 1]!.seq + 1);
       expect((await store.stats('events')).total).toBe(10);
@@ -184,8 +203,14 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
         store.insertBatch('events', [{ doc: { text: 'ok' } }, { doc: { text: 'bad', nope: 1 } as never }]),
         'validation_failed',
       );
-      await expectCode(store.insertBatch('events', [{ doc: { text: 'ok' } }, { doc: { id: 'taken', text: 'dup' } }]), 'id_conflict');
-      await expectCode(store.insertBatch('events', [{ doc: { id: 'z', text: '1' } }, { doc: { id: 'z', text: '2' } }]), 'id_conflict');
+      await expectCode(
+        store.insertBatch('events', [{ doc: { text: 'ok' } }, { doc: { id: 'taken', text: 'dup' } }]),
+        'id_conflict',
+      );
+      await expectCode(
+        store.insertBatch('events', [{ doc: { id: 'z', text: '1' } }, { doc: { id: 'z', text: '2' } }]),
+        'id_conflict',
+      );
       expect(await store.head()).toBe(head);
       expect((await store.stats('events')).total).toBe(1);
     });
@@ -193,13 +218,22 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
     test('size bounds: empty and over 1000 are out_of_range', async () => {
       const { store } = ctx();
       await expectCode(store.insertBatch('events', []), 'out_of_range');
-      await expectCode(store.insertBatch('events', Array.from({ length: 1001 }, () => ({ doc: { text: 'x' } }))), 'out_of_range');
+      await expectCode(
+        store.insertBatch(
+          'events',
+          Array.from({ length: 1001 }, () => ({ doc: { text: 'x' } })),
+        ),
+        'out_of_range',
+      );
     });
 
     test('idempotency keys inside a batch', async () => {
       const { store } = ctx();
       const first = await store.insert('events', { text: 'k' }, { idempotencyKey: 'bk' });
-      const results = await store.insertBatch('events', [{ doc: { text: 'k' }, idempotencyKey: 'bk' }, { doc: { text: 'new' } }]);
+      const results = await store.insertBatch('events', [
+        { doc: { text: 'k' }, idempotencyKey: 'bk' },
+        { doc: { text: 'new' } },
+      ]);
       expect(results[0]).toEqual({ id: first.id, seq: first.seq, created: false });
       expect(results[1]?.created).toBe(true);
     });
@@ -208,7 +242,9 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
   describe('collections', () => {
     test('defaults exist; put creates then updates; names are checked', async () => {
       const { store } = ctx();
-      expect(await store.listCollections()).toEqual(expect.arrayContaining(['events', 'session_messages', 'agent_tasks', 'opencode_events']));
+      expect(await store.listCollections()).toEqual(
+        expect.arrayContaining(['events', 'session_messages', 'agent_tasks', 'opencode_events']),
+      );
       const created = await store.putCollection('jobs', { max_attempts: 2 });
       expect(created.created).toBe(true);
       expect(created.collection).toMatchObject({ name: 'jobs', max_attempts: 2, retention_days: 30 });
@@ -250,7 +286,8 @@ export function docCases(test: Test, ctx: () => SuiteContext): void {
       const { store } = ctx();
       const a = await store.insert('events', { text: 'hi @Alice', topic: 'build', metadata: { repo: 'x', n: 3 } });
       const b = await store.insert('events', { text: 'tool: bash', topic: 'deploy', metadata: { repo: 'y', n: 10 } });
-      const ids = async (query: Parameters<typeof store.recent>[1]) => (await store.recent('events', query)).items.map((d) => d.id);
+      const ids = async (query: Parameters<typeof store.recent>[1]) =>
+        (await store.recent('events', query)).items.map((d) => d.id);
       expect(await ids({ topic: 'build' })).toEqual([a.id]);
       expect(await ids({ mention: '@ALICE' })).toEqual([a.id]);
       expect(await ids({ mention: 'alice' })).toEqual([a.id]);

@@ -32,7 +32,11 @@ export function feedCases(test: Test, ctx: () => SuiteContext): void {
       const changes = await readAll(store, 0);
       expect(changes.map((c) => c.kind)).toEqual(['insert', 'insert', 'update', 'update']);
       for (let i = 1; i < changes.length; i++) expect(changes[i]!.seq).toBe(changes[i - 1]!.seq + 1);
-      expect(changes[0]).toMatchObject({ seq: a.seq, collection: 'agent_tasks', doc: { id: a.id, status: 'pending', version: 1 } });
+      expect(changes[0]).toMatchObject({
+        seq: a.seq,
+        collection: 'agent_tasks',
+        doc: { id: a.id, status: 'pending', version: 1 },
+      });
       expect(changes[1]).toMatchObject({ seq: b.seq, collection: 'events' });
       // Each entry replays the doc as it was right after that change.
       expect(changes[2]?.doc).toMatchObject({ id: a.id, status: 'processing', version: 2, attempts: 1 });
@@ -71,7 +75,9 @@ export function feedCases(test: Test, ctx: () => SuiteContext): void {
       const topicY = await store.changes(0, { topic: 'y', collections: ['events', 'agent_tasks'] });
       expect(topicY.changes.map((c) => c.doc?.text)).toEqual(['t1', 'e2 @carol']);
       expect((await store.changes(0, { mention: '@Carol' })).changes.map((c) => c.doc?.text)).toEqual(['e2 @carol']);
-      expect((await store.changes(0, { filter: parseFilter({ 'metadata.level': { $gt: 2 } }) })).changes).toHaveLength(1);
+      expect((await store.changes(0, { filter: parseFilter({ 'metadata.level': { $gt: 2 } }) })).changes).toHaveLength(
+        1,
+      );
       const none = await store.changes(0, { topic: 'zzz' });
       expect(none.changes).toEqual([]);
       expect(none.next).toBe(none.head);

@@ -10,12 +10,26 @@
 
 import { afterEach, beforeEach, describe } from 'vitest';
 import { claimCases } from './claims.cases.js';
-import { type ContractOptions, createTest, createTestClock, type StoreFactory, type StoreUnderTest, type SuiteContext } from './context.js';
+import {
+  type ContractOptions,
+  createTest,
+  createTestClock,
+  type StoreFactory,
+  type StoreUnderTest,
+  type SuiteContext,
+} from './context.js';
 import { docCases } from './docs.cases.js';
 import { feedCases } from './feed.cases.js';
 import { searchCases } from './search.cases.js';
 
-export { createTestClock, expectCode, type ContractOptions, type StoreFactory, type StoreUnderTest, type TestClock } from './context.js';
+export {
+  type ContractOptions,
+  createTestClock,
+  expectCode,
+  type StoreFactory,
+  type StoreUnderTest,
+  type TestClock,
+} from './context.js';
 
 export function runStoreContract(name: string, factory: StoreFactory, options: ContractOptions = {}): void {
   describe(`Store contract: ${name}`, () => {

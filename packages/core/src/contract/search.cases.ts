@@ -40,7 +40,12 @@ export function searchCases(test: Test, ctx: () => SuiteContext): void {
       const head = other.seq;
       expect((await store.search('events', { q: 'alpha', waitFor: head })).items).toHaveLength(8);
       expect((await store.search('events', { q: 'alpha', k: 3, waitFor: head })).items).toHaveLength(3);
-      const filtered = await store.search('events', { q: 'alpha', k: 50, filter: parseFilter({ 'metadata.i': { $lt: 2 } }), waitFor: head });
+      const filtered = await store.search('events', {
+        q: 'alpha',
+        k: 50,
+        filter: parseFilter({ 'metadata.i': { $lt: 2 } }),
+        waitFor: head,
+      });
       expect(filtered.items.map((h) => h.doc.metadata.i).sort()).toEqual([0, 1]);
       const tasks = await store.search('agent_tasks', { q: 'alpha', waitFor: head });
       expect(tasks.items.map((h) => h.doc.id)).toEqual([other.id]);
