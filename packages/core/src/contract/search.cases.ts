@@ -31,6 +31,7 @@ export function searchCases(test: Test, ctx: () => SuiteContext): void {
       expect([...scores].sort((a, b) => b - a)).toEqual(scores);
       const recent = await store.search('events', { q: 'kiwi', order: 'recent', waitFor: newest.seq });
       expect(recent.items.map((i) => i.doc.id)).toEqual([newest.id, many.id, once.id]);
+      expect(recent.items.every((i) => i.score > 0)).toBe(true);
     });
 
     test('k, filters and collections narrow the results', async () => {

@@ -10,6 +10,9 @@
 //   - the hot tier was saturated (a common word and a narrow filter): continue with older
 //     matches of the full table, newest first, rather than rank every match of a common word.
 // Recent order walks matches newest first: the hot tier, then the full table below it.
+// bm25 costs a scan of every posting of each term (FTS5 computes the IDF per query), so only
+// the hot-tier rank and the rare-word fallback use it; matches walked newest first (recent
+// order, and older matches of a saturated common word) get a term-frequency score instead.
 // At most MAX_CANDIDATES matches are examined per search, so a narrow filter over a common word
 // costs bounded work; docs past that point are not found.
 
@@ -39,8 +42,8 @@ export class SearchSyntaxError extends Error {
 
 interface Candidate {
   seq: number;
-  /** bm25: lower is better. */
-  rank: number;
+  /** bm25: lower is better; null when the match was not ranked (scored by term frequency). */
+  rank: number | null;
 }
 
 interface CollectionRow {
@@ -109,8 +112,8 @@ export class Searcher {
   }
 
   #relevance(run: Run, collector: Collector): void {
-    const { complete, below, saturated } = this.#hotMatches(run);
-    collector.offerAll([...complete].sort((a, b) => a.rank - b.rank || b.seq - a.seq));
+    const { complete, below, saturated } = this.#hotMatches(run, true);
+    collector.offerAll([...complete].sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0) || b.seq - a.seq));
     if (collector.full || below === 0) return;
     if (saturated) {
       // A common word and a narrow filter: older matches newest first, not a rank of them all.
@@ -125,7 +128,7 @@ export class Searcher {
   }
 
   #recent(run: Run, collector: Collector): void {
-    const { complete, below } = this.#hotMatches(run);
+    const { complete, below } = this.#hotMatches(run, false);
     collector.offerAll(complete);
     if (!collector.full && below > 0) collector.offerStream(this.#fullBelow(run, below));
   }
@@ -137,9 +140,10 @@ export class Searcher {
    * by a gap (docs a backlog skipped). `below`: matches with a smaller seq are only in the full
    * table (0: there are none). `saturated`: the word is common (HOT_LIMIT matches or more).
    */
-  #hotMatches(run: Run): { complete: Candidate[]; below: number; saturated: boolean } {
+  #hotMatches(run: Run, ranked: boolean): { complete: Candidate[]; below: number; saturated: boolean } {
     const table = hotTable(run.collection.id, run.collection.hot_gen);
-    const sql = `SELECT rowid AS seq, rank FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT ?`;
+    const rank = ranked ? 'rank' : 'NULL AS rank';
+    const sql = `SELECT rowid AS seq, ${rank} FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT ?`;
     const hot = [...this.#matches(run, sql, [run.expression, HOT_LIMIT])];
     const oldest = hot.at(-1);
     const saturated = hot.length >= HOT_LIMIT && oldest !== undefined;
@@ -151,7 +155,7 @@ export class Searcher {
 
   #fullBelow(run: Run, below: number): Iterable<Candidate> {
     const table = fullTable(run.collection.id);
-    const sql = `SELECT rowid AS seq, rank FROM ${table} WHERE ${table} MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?`;
+    const sql = `SELECT rowid AS seq, NULL AS rank FROM ${table} WHERE ${table} MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?`;
     return this.#matches(run, sql, [run.expression, below, MAX_CANDIDATES]);
   }
 
@@ -278,8 +282,21 @@ class Collector {
       if (row === undefined) continue;
       const text = typeof row.text === 'string' ? row.text : '';
       // bm25 is "lower is better" and negative; the API promises "higher is better".
-      this.hits.push({ row, score: -candidate.rank, snippet: makeSnippet(text, this.#terms) });
+      const score = candidate.rank === null ? termFrequency(text, this.#terms) : -candidate.rank;
+      this.hits.push({ row, score, snippet: makeSnippet(text, this.#terms) });
       if (this.full) return;
     }
   }
+}
+
+/** Occurrences of the query terms in `text`, case-insensitively: the score of an unranked match. */
+export function termFrequency(text: string, terms: readonly QueryTerm[]): number {
+  const haystack = text.toLowerCase();
+  let count = 0;
+  for (const term of terms) {
+    const needle = term.text.toLowerCase();
+    if (needle === '') continue;
+    for (let at = haystack.indexOf(needle); at !== -1; at = haystack.indexOf(needle, at + needle.length)) count++;
+  }
+  return count;
 }
