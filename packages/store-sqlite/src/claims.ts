@@ -17,6 +17,7 @@ import type Database from 'better-sqlite3';
 import { type DocRow, rowToDoc } from './doc-row.js';
 import type { DocWriter } from './doc-writer.js';
 import { compileFilter } from './filter-sql.js';
+import { StatementCache } from './statement-cache.js';
 
 export interface ClaimParams {
   agent: string;
@@ -38,13 +39,13 @@ export function backoffMs(attempts: number, random: () => number = Math.random):
 }
 
 export class Claims {
-  readonly #db: Database.Database;
+  readonly #statements: StatementCache;
   readonly #writer: DocWriter;
   readonly #topicPrompt: Database.Statement<[string], { prompt: string }>;
   readonly #exhausted: Database.Statement<[string, string], DocRow>;
 
   constructor(db: Database.Database, writer: DocWriter) {
-    this.#db = db;
+    this.#statements = new StatementCache(db);
     this.#writer = writer;
     this.#topicPrompt = db.prepare('SELECT prompt FROM topics WHERE name = ?');
     this.#exhausted = db.prepare(
@@ -123,8 +124,8 @@ export class Claims {
            AND attempts < max_attempts ${extra}
          ORDER BY seq LIMIT ?)
       ORDER BY seq LIMIT ?`;
-    return this.#db
-      .prepare(sql)
+    return this.#statements
+      .get(sql)
       .all(
         collection,
         nowIso,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Group commit (DESIGN §3a.1): every write that arrives within one event-loop turn runs in one
-// IMMEDIATE transaction and shares one commit (and one sync). Each operation runs inside its own
-// savepoint, so an operation that throws is rolled back alone and the others still commit. A
-// caller's promise settles only after the commit, so an acknowledged write is durable.
+// IMMEDIATE transaction and shares one commit (and one sync). A caller's promise settles only
+// after the commit, so an acknowledged write is durable. An operation that throws is undone
+// alone: the group is then re-run with a savepoint per operation.
 
 import { DualStoreError } from '@dualstore/core';
 import type Database from 'better-sqlite3';
@@ -65,19 +65,9 @@ export class GroupCommit {
   }
 
   #commitGroup(group: Queued[]): void {
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    const db = this.#db;
+    let outcomes: Outcome[];
     try {
-      db.transaction(() => {
-        for (const item of group) {
-          // A nested better-sqlite3 transaction is a SAVEPOINT: a throw undoes only this item.
-          try {
-            outcomes.push({ ok: true, value: db.transaction(item.run)() });
-          } catch (error) {
-            outcomes.push({ ok: false, error });
-          }
-        }
-      }).immediate();
+      outcomes = this.#runOptimistic(group) ?? this.#runIsolated(group);
     } catch (error) {
       // The commit itself failed (lock timeout, disk full): nothing of the group is durable.
       const failure = toStoreError(error);
@@ -94,7 +84,57 @@ export class GroupCommit {
     });
     this.#onCommit();
   }
+
+  /**
+   * The fast path: every operation in one transaction without savepoints (a SAVEPOINT and its
+   * RELEASE per operation cost more than a small insert). Returns undefined, with everything
+   * rolled back, when an operation threw: the group then runs again through #runIsolated.
+   * A one-operation group needs no isolation, so its failure is final here.
+   */
+  #runOptimistic(group: Queued[]): Outcome[] | undefined {
+    const db = this.#db;
+    let operationFailed = false;
+    let failure: unknown;
+    try {
+      return db
+        .transaction(() =>
+          group.map((item): Outcome => {
+            try {
+              return { ok: true, value: item.run() };
+            } catch (error) {
+              operationFailed = true;
+              failure = error;
+              throw error;
+            }
+          }),
+        )
+        .immediate();
+    } catch (error) {
+      if (!operationFailed) throw error;
+      if (group.length === 1) return [{ ok: false, error: failure }];
+      return undefined;
+    }
+  }
+
+  /** The careful path: each operation in its own savepoint, so a throw undoes only that one. */
+  #runIsolated(group: Queued[]): Outcome[] {
+    const db = this.#db;
+    return db
+      .transaction(() =>
+        group.map((item): Outcome => {
+          // A nested better-sqlite3 transaction is a SAVEPOINT.
+          try {
+            return { ok: true, value: db.transaction(item.run)() };
+          } catch (error) {
+            return { ok: false, error };
+          }
+        }),
+      )
+      .immediate();
+  }
 }
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Map SQLite's lock errors to the coded `store_busy`; pass everything else through. */
 export function toStoreError(error: unknown): unknown {

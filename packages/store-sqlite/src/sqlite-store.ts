@@ -66,6 +66,7 @@ import { compileFilter } from './filter-sql.js';
 import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrations.js';
 import type { SearchIndex } from './search/search-index.js';
+import { StatementCache } from './statement-cache.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; created when missing. The search index lives at `${path}-search`. */
@@ -142,6 +143,7 @@ export class SqliteStore implements Store {
   readonly #notifier: ChangeNotifier;
   readonly #search: SearchIndex | undefined;
   readonly #totalChanges: Database.Statement;
+  readonly #statements: StatementCache;
   #closed: Promise<void> | undefined;
 
   /** Use openSqliteStore. */
@@ -162,6 +164,7 @@ export class SqliteStore implements Store {
     });
     this.#notifier.start();
     this.#totalChanges = db.prepare('SELECT total_changes()').pluck();
+    this.#statements = new StatementCache(db);
   }
 
   /** Committed write transactions and the operations they carried (group commit shares one). */
@@ -187,14 +190,14 @@ export class SqliteStore implements Store {
 
   async listCollections(): Promise<string[]> {
     this.#assertOpen();
-    return (this.#db.prepare('SELECT name FROM collections ORDER BY name').all() as Array<{ name: string }>).map(
+    return (this.#statements.get('SELECT name FROM collections ORDER BY name').all() as Array<{ name: string }>).map(
       (r) => r.name,
     );
   }
 
   async getCollection(name: string): Promise<CollectionInfo | undefined> {
     this.#assertOpen();
-    return this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as CollectionInfo | undefined;
+    return this.#statements.get('SELECT * FROM collections WHERE name = ?').get(name) as CollectionInfo | undefined;
   }
 
   async putCollection(
@@ -205,7 +208,7 @@ export class SqliteStore implements Store {
     checkCollectionName(name);
     checkCollectionInput(input);
     return this.#commits.run(() => {
-      const existing = this.#db.prepare('SELECT * FROM collections WHERE name = ?').get(name) as
+      const existing = this.#statements.get('SELECT * FROM collections WHERE name = ?').get(name) as
         | CollectionInfo
         | undefined;
       const next: CollectionInfo = {
@@ -214,8 +217,8 @@ export class SqliteStore implements Store {
         retention_days: input.retention_days ?? existing?.retention_days ?? DEFAULT_RETENTION_DAYS,
         created_at: existing?.created_at ?? toIso(this.#now()),
       };
-      this.#db
-        .prepare(
+      this.#statements
+        .get(
           `INSERT INTO collections (name, max_attempts, retention_days, created_at) VALUES (@name, @max_attempts, @retention_days, @created_at)
            ON CONFLICT (name) DO UPDATE SET max_attempts = excluded.max_attempts, retention_days = excluded.retention_days`,
         )
@@ -310,7 +313,7 @@ export class SqliteStore implements Store {
     const sql = `SELECT d.* FROM docs d WHERE ${where.join(' AND ')} ORDER BY d.seq DESC LIMIT ?`;
     return this.#db.transaction((): RecentPage => {
       const cursor = this.#feed.head();
-      const rows = this.#db.prepare(sql).all(...params, limit + 1) as DocRow[];
+      const rows = this.#statements.get(sql).all(...params, limit + 1) as DocRow[];
       const items = rows.slice(0, limit).map((row) => rowToDoc(row));
       const page: RecentPage = { items, cursor };
       const last = items.at(-1);
@@ -360,8 +363,8 @@ export class SqliteStore implements Store {
     const doc = this.#writer.find(collection, id);
     if (doc === undefined) throw new DualStoreError('not_found', `no doc "${id}" in "${collection}"`);
     const root = doc.correlation_id ?? doc.id;
-    const rows = this.#db
-      .prepare('SELECT * FROM docs WHERE collection = ? AND (correlation_id = ? OR id = ?) ORDER BY seq')
+    const rows = this.#statements
+      .get('SELECT * FROM docs WHERE collection = ? AND (correlation_id = ? OR id = ?) ORDER BY seq')
       .all(collection, root, root) as DocRow[];
     return rows.map((row) => rowToDoc(row));
   }
@@ -397,8 +400,8 @@ export class SqliteStore implements Store {
 
   /** Resolve on the next feed change, when the next delayed doc or lease comes due, or after `ms`. */
   #waitForWork(collection: string, ms: number, mark: number, signal: AbortSignal | undefined): Promise<void> {
-    const due = this.#db
-      .prepare(
+    const due = this.#statements
+      .get(
         `SELECT MIN(t) AS t FROM (
            SELECT MIN(available_at) AS t FROM docs WHERE collection = ? AND status = 'pending' AND available_at IS NOT NULL
            UNION ALL
@@ -490,12 +493,12 @@ export class SqliteStore implements Store {
 
   async listTopics(): Promise<Topic[]> {
     this.#assertOpen();
-    return this.#db.prepare('SELECT * FROM topics ORDER BY name').all() as Topic[];
+    return this.#statements.get('SELECT * FROM topics ORDER BY name').all() as Topic[];
   }
 
   async getTopic(name: string): Promise<Topic | undefined> {
     this.#assertOpen();
-    return this.#db.prepare('SELECT * FROM topics WHERE name = ?').get(name) as Topic | undefined;
+    return this.#statements.get('SELECT * FROM topics WHERE name = ?').get(name) as Topic | undefined;
   }
 
   async putTopic(name: string, input: TopicInput): Promise<{ topic: Topic; created: boolean }> {
@@ -503,7 +506,7 @@ export class SqliteStore implements Store {
     checkTopicName(name);
     checkTopicInput(input);
     return this.#commits.run(() => {
-      const existing = this.#db.prepare('SELECT * FROM topics WHERE name = ?').get(name) as Topic | undefined;
+      const existing = this.#statements.get('SELECT * FROM topics WHERE name = ?').get(name) as Topic | undefined;
       const at = toIso(this.#now());
       const topic: Topic = {
         name,
@@ -512,8 +515,8 @@ export class SqliteStore implements Store {
         created_at: existing?.created_at ?? at,
         updated_at: at,
       };
-      this.#db
-        .prepare(
+      this.#statements
+        .get(
           `INSERT INTO topics (name, description, prompt, created_at, updated_at) VALUES (@name, @description, @prompt, @created_at, @updated_at)
            ON CONFLICT (name) DO UPDATE SET description = excluded.description, prompt = excluded.prompt, updated_at = excluded.updated_at`,
         )
@@ -524,7 +527,7 @@ export class SqliteStore implements Store {
 
   async deleteTopic(name: string): Promise<boolean> {
     this.#assertOpen();
-    return this.#commits.run(() => this.#db.prepare('DELETE FROM topics WHERE name = ?').run(name).changes > 0);
+    return this.#commits.run(() => this.#statements.get('DELETE FROM topics WHERE name = ?').run(name).changes > 0);
   }
 
   // Maintenance
@@ -533,11 +536,11 @@ export class SqliteStore implements Store {
     this.#collection(collection);
     return this.#db.transaction((): CollectionStats => {
       const counts: Record<DocStatus, number> = { pending: 0, processing: 0, completed: 0, failed: 0 };
-      const rows = this.#db
-        .prepare('SELECT status, COUNT(*) AS n FROM docs WHERE collection = ? GROUP BY status')
+      const rows = this.#statements
+        .get('SELECT status, COUNT(*) AS n FROM docs WHERE collection = ? GROUP BY status')
         .all(collection) as Array<{ status: DocStatus; n: number }>;
       for (const row of rows) counts[row.status] = row.n;
-      const last = this.#db.prepare('SELECT MAX(seq) AS seq FROM changes WHERE collection = ?').get(collection) as {
+      const last = this.#statements.get('SELECT MAX(seq) AS seq FROM changes WHERE collection = ?').get(collection) as {
         seq: number | null;
       };
       return { collection, counts, total: rows.reduce((sum, row) => sum + row.n, 0), last_seq: last.seq ?? 0 };
@@ -563,13 +566,13 @@ export class SqliteStore implements Store {
       where.push('timestamp < ?');
       params.push(cutoff);
     }
-    const select = this.#db.prepare(
+    const select = this.#statements.get(
       `SELECT seq, id FROM docs WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${RETENTION_BATCH}`,
     );
-    const deleteDoc = this.#db.prepare('DELETE FROM docs WHERE seq = ?');
-    const deleteMentions = this.#db.prepare('DELETE FROM doc_mentions WHERE doc_seq = ?');
-    const deleteTools = this.#db.prepare('DELETE FROM doc_tools WHERE doc_seq = ?');
-    const dropHistory = this.#db.prepare("DELETE FROM changes WHERE doc_seq = ? AND kind IN ('insert', 'update')");
+    const deleteDoc = this.#statements.get('DELETE FROM docs WHERE seq = ?');
+    const deleteMentions = this.#statements.get('DELETE FROM doc_mentions WHERE doc_seq = ?');
+    const deleteTools = this.#statements.get('DELETE FROM doc_tools WHERE doc_seq = ?');
+    const dropHistory = this.#statements.get("DELETE FROM changes WHERE doc_seq = ? AND kind IN ('insert', 'update')");
     let deleted = 0;
     for (;;) {
       const count = await this.#commits.run(() => {
@@ -590,12 +593,12 @@ export class SqliteStore implements Store {
     if (cutoff !== undefined) {
       const pruneBefore = cutoff;
       await this.#commits.run(() => {
-        const pruned = this.#db
-          .prepare("SELECT MAX(seq) AS seq FROM changes WHERE kind = 'delete' AND collection = ? AND at < ?")
+        const pruned = this.#statements
+          .get("SELECT MAX(seq) AS seq FROM changes WHERE kind = 'delete' AND collection = ? AND at < ?")
           .get(collection, pruneBefore) as { seq: number | null };
         if (pruned.seq === null) return;
-        this.#db
-          .prepare("DELETE FROM changes WHERE kind = 'delete' AND collection = ? AND seq <= ?")
+        this.#statements
+          .get("DELETE FROM changes WHERE kind = 'delete' AND collection = ? AND seq <= ?")
           .run(collection, pruned.seq);
         if (pruned.seq > this.#feed.floor()) this.#feed.setFloor(pruned.seq);
       });

@@ -117,3 +117,23 @@ describe('SQLite store', () => {
     await expectCode(openSqliteStore({ path: db.path, search: false, collections: ['Nope!'] }), 'invalid_name');
   });
 });
+
+describe('group commit failure isolation', () => {
+  it('a batch failing half-way inside a shared transaction leaves no partial rows and spares its neighbours', async () => {
+    const { store } = await open();
+    await store.insert('events', { text: 'keyed' }, { idempotencyKey: 'k' });
+    const head = await store.head();
+    // The batch's second item conflicts only once its first item is written: a partial write
+    // that the fallback (a savepoint per operation) must undo.
+    const outcomes = await Promise.allSettled([
+      store.insert('events', { text: 'before' }),
+      store.insertBatch('events', [{ doc: { text: 'written first' } }, { doc: { text: 'other body' }, idempotencyKey: 'k' }]),
+      store.insert('events', { text: 'after' }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const texts = (await store.recent('events')).items.map((d) => d.text);
+    expect(texts).toEqual(['after', 'before', 'keyed']);
+    const feed = await store.changes(head);
+    expect(feed.changes.map((c) => c.seq)).toEqual([head + 1, head + 2]);
+  });
+});

@@ -17,6 +17,7 @@
 // costs bounded work; docs past that point are not found.
 
 import Database from 'better-sqlite3';
+import { StatementCache } from '../statement-cache.js';
 import { ftsTerms, type QueryTerm, simpleTerms, toSimpleQuery } from './fts-query.js';
 import { fullTable, hotTable, META } from './index-schema.js';
 import type { SearchAnswer, SearcherOptions, SearchRequest, SearchRowHit } from './protocol.js';
@@ -58,7 +59,8 @@ const ENVIRONMENT_ERRORS = /^SQLITE_(BUSY|LOCKED|IOERR|CORRUPT|NOMEM|FULL|CANTOP
 export class Searcher {
   readonly #main: Database.Database;
   readonly #index: Database.Database;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #indexStatements: StatementCache;
+  readonly #mainStatements: StatementCache;
   #closed = false;
 
   constructor(options: SearcherOptions) {
@@ -69,6 +71,8 @@ export class Searcher {
       this.#index.close();
       throw error;
     }
+    this.#indexStatements = new StatementCache(this.#index, STATEMENT_CACHE);
+    this.#mainStatements = new StatementCache(this.#main, STATEMENT_CACHE);
   }
 
   /**
@@ -106,7 +110,8 @@ export class Searcher {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#statements.clear();
+    this.#indexStatements.clear();
+    this.#mainStatements.clear();
     this.#main.close();
     this.#index.close();
   }
@@ -195,17 +200,7 @@ export class Searcher {
   }
 
   #prepare(db: Database.Database, sql: string): Database.Statement {
-    const key = `${db === this.#index ? 'i' : 'm'}${sql}`;
-    let statement = this.#statements.get(key);
-    if (statement === undefined) {
-      statement = db.prepare(sql);
-      if (this.#statements.size >= STATEMENT_CACHE) {
-        const oldest = this.#statements.keys().next().value;
-        if (oldest !== undefined) this.#statements.delete(oldest);
-      }
-      this.#statements.set(key, statement);
-    }
-    return statement;
+    return (db === this.#index ? this.#indexStatements : this.#mainStatements).get(sql);
   }
 }
 
