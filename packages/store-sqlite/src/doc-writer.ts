@@ -51,9 +51,20 @@ export class DocWriter {
     );
   }
 
+  /** Collection settings read in the current transaction (a batch of 1000 asks 1000 times). */
+  #collections = new Map<string, { max_attempts: number }>();
+
+  /** Forget cached collection settings: at each transaction start and after putCollection. */
+  resetCache(): void {
+    this.#collections.clear();
+  }
+
   /** The collection's default max_attempts; throws `collection_not_found`. */
   collectionDefaults(collection: string): { max_attempts: number } {
+    const cached = this.#collections.get(collection);
+    if (cached !== undefined) return cached;
     const row = this.#collection.get(collection);
+    if (row !== undefined) this.#collections.set(collection, row);
     if (row === undefined) {
       throw new DualStoreError('collection_not_found', `collection "${collection}" does not exist; create it first`);
     }

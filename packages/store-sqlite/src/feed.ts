@@ -23,7 +23,9 @@ export class Feed {
   readonly #lastSeq: Database.Statement<[], { seq: number }>;
   readonly #append: Database.Statement<[number, ChangeKind, string, number, string, string, string | null]>;
   readonly #floor: Database.Statement<[], { value: string }>;
-  readonly #seqBefore: Database.Statement<[string], { seq: number | null }>;
+  readonly #firstFrom: Database.Statement<[number], { seq: number; at: string }>;
+  /** The next seq to hand out within the current write transaction (see resetSequence). */
+  #next: number | undefined;
   readonly #db: Database.Database;
 
   constructor(db: Database.Database) {
@@ -33,7 +35,7 @@ export class Feed {
       'INSERT INTO changes (seq, kind, collection, doc_seq, doc_id, at, state) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.#floor = db.prepare("SELECT value FROM meta WHERE key = 'feed_floor'");
-    this.#seqBefore = db.prepare('SELECT MAX(seq) AS seq FROM changes WHERE at < ?');
+    this.#firstFrom = db.prepare('SELECT seq, at FROM changes WHERE seq >= ? ORDER BY seq LIMIT 1');
   }
 
   /** The newest seq ever appended (0 for an empty feed). */
@@ -41,9 +43,12 @@ export class Feed {
     return this.#lastSeq.get()?.seq ?? 0;
   }
 
-  /** The seq the next append will get. Only meaningful inside a write transaction. */
-  nextSeq(): number {
-    return this.head() + 1;
+  /**
+   * Forget the cached next seq. Called at the start of every write transaction (another process
+   * may have appended since) and after an operation is rolled back (its seqs return unused).
+   */
+  resetSequence(): void {
+    this.#next = undefined;
   }
 
   /**
@@ -58,7 +63,9 @@ export class Feed {
     state: DocState | null,
     docSeq?: number,
   ): number {
-    const seq = this.nextSeq();
+    // Read once per transaction, then counted here: the write lock is held, nobody else appends.
+    const seq = this.#next ?? this.head() + 1;
+    this.#next = seq + 1;
     this.#append.run(seq, kind, collection, docSeq ?? seq, docId, at, state === null ? null : JSON.stringify(state));
     return seq;
   }
@@ -76,8 +83,21 @@ export class Feed {
       .run(String(seq));
   }
 
+  /**
+   * The newest seq appended strictly before `time`: a binary search over the feed, relying on
+   * `at` growing with `seq` (appends happen under the write lock with the same system clock), so
+   * the feed needs no index on `at`.
+   */
   seqBefore(time: string): number {
-    return this.#seqBefore.get(time)?.seq ?? 0;
+    let lo = 0;
+    let hi = this.head();
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi + 1) / 2);
+      const row = this.#firstFrom.get(mid);
+      if (row === undefined || row.seq > hi || row.at >= time) hi = mid - 1;
+      else lo = row.seq;
+    }
+    return lo;
   }
 
   /** A page of changes after `after`, in seq order, reconstructed and filtered (see Store.changes). */

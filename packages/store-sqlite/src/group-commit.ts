@@ -21,16 +21,22 @@ const MAX_GROUP = 1000;
 export class GroupCommit {
   readonly #db: Database.Database;
   readonly #onCommit: () => void;
+  readonly #resetState: () => void;
   #queue: Queued[] = [];
   #scheduled = false;
   #closed = false;
   #transactions = 0;
   #operations = 0;
 
-  /** @param onCommit called after every successful commit (change notification). */
-  constructor(db: Database.Database, onCommit: () => void) {
+  /**
+   * @param onCommit called after every successful commit (change notification).
+   * @param resetState called when a transaction starts and after an operation is rolled back,
+   *   so per-transaction caches (the feed's next seq) never outlive what they describe.
+   */
+  constructor(db: Database.Database, onCommit: () => void, resetState: () => void = () => {}) {
     this.#db = db;
     this.#onCommit = onCommit;
+    this.#resetState = resetState;
   }
 
   /** Run `operation` in the next group transaction; resolves with its result after the commit. */
@@ -92,24 +98,24 @@ export class GroupCommit {
    * A one-operation group needs no isolation, so its failure is final here.
    */
   #runOptimistic(group: Queued[]): Outcome[] | undefined {
-    const db = this.#db;
     let operationFailed = false;
     let failure: unknown;
+    const runAll = (): Outcome[] => {
+      this.#resetState();
+      return group.map((item): Outcome => {
+        try {
+          return { ok: true, value: item.run() };
+        } catch (error) {
+          operationFailed = true;
+          failure = error;
+          throw error;
+        }
+      });
+    };
     try {
-      return db
-        .transaction(() =>
-          group.map((item): Outcome => {
-            try {
-              return { ok: true, value: item.run() };
-            } catch (error) {
-              operationFailed = true;
-              failure = error;
-              throw error;
-            }
-          }),
-        )
-        .immediate();
+      return this.#db.transaction(runAll).immediate();
     } catch (error) {
+      this.#resetState();
       if (!operationFailed) throw error;
       if (group.length === 1) return [{ ok: false, error: failure }];
       return undefined;
@@ -119,18 +125,24 @@ export class GroupCommit {
   /** The careful path: each operation in its own savepoint, so a throw undoes only that one. */
   #runIsolated(group: Queued[]): Outcome[] {
     const db = this.#db;
-    return db
-      .transaction(() =>
-        group.map((item): Outcome => {
-          // A nested better-sqlite3 transaction is a SAVEPOINT.
-          try {
-            return { ok: true, value: db.transaction(item.run)() };
-          } catch (error) {
-            return { ok: false, error };
-          }
-        }),
-      )
-      .immediate();
+    const runEach = (): Outcome[] => {
+      this.#resetState();
+      return group.map((item): Outcome => {
+        // A nested better-sqlite3 transaction is a SAVEPOINT.
+        try {
+          return { ok: true, value: db.transaction(item.run)() };
+        } catch (error) {
+          this.#resetState();
+          return { ok: false, error };
+        }
+      });
+    };
+    try {
+      return db.transaction(runEach).immediate();
+    } catch (error) {
+      this.#resetState();
+      throw error;
+    }
   }
 }
 

@@ -158,10 +158,17 @@ export class SqliteStore implements Store {
     this.#writer = new DocWriter(db, this.#feed);
     this.#claims = new Claims(db, this.#writer);
     this.#notifier = new ChangeNotifier(db, context.pollIntervalMs, () => this.#search?.notify());
-    this.#commits = new GroupCommit(db, () => {
-      this.#search?.notify();
-      this.#notifier.emit();
-    });
+    this.#commits = new GroupCommit(
+      db,
+      () => {
+        this.#search?.notify();
+        this.#notifier.emit();
+      },
+      () => {
+        this.#feed.resetSequence();
+        this.#writer.resetCache();
+      },
+    );
     this.#notifier.start();
     this.#totalChanges = db.prepare('SELECT total_changes()').pluck();
     this.#statements = new StatementCache(db);
@@ -223,6 +230,7 @@ export class SqliteStore implements Store {
            ON CONFLICT (name) DO UPDATE SET max_attempts = excluded.max_attempts, retention_days = excluded.retention_days`,
         )
         .run(next);
+      this.#writer.resetCache();
       return { collection: next, created: existing === undefined };
     });
   }
