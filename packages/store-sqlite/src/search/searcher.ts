@@ -117,7 +117,7 @@ export class Searcher {
   }
 
   #relevance(run: Run, collector: Collector): void {
-    const { complete, below, saturated } = this.#hotMatches(run, true);
+    const { complete, below, saturated } = this.#hotMatches(run);
     collector.offerAll([...complete].sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0) || b.seq - a.seq));
     if (collector.full || below === 0) return;
     if (saturated) {
@@ -133,9 +133,13 @@ export class Searcher {
   }
 
   #recent(run: Run, collector: Collector): void {
-    const { complete, below } = this.#hotMatches(run, false);
-    collector.offerAll(complete);
-    if (!collector.full && below > 0) collector.offerStream(this.#fullBelow(run, below));
+    // Every doc after evicted_through is in the hot tier: walk it newest first, lazily (the
+    // collector stops after k hits), then the full table below it.
+    const boundary = run.collection.evicted_through + 1;
+    const table = hotTable(run.collection.id, run.collection.hot_gen);
+    const sql = `SELECT rowid AS seq, NULL AS rank FROM ${table} WHERE ${table} MATCH ? AND rowid >= ? ORDER BY rowid DESC LIMIT ?`;
+    collector.offerStream(this.#matches(run, sql, [run.expression, boundary, MAX_CANDIDATES]));
+    if (!collector.full && boundary > 1) collector.offerStream(this.#fullBelow(run, boundary));
   }
 
   /**
@@ -145,10 +149,9 @@ export class Searcher {
    * by a gap (docs a backlog skipped). `below`: matches with a smaller seq are only in the full
    * table (0: there are none). `saturated`: the word is common (HOT_LIMIT matches or more).
    */
-  #hotMatches(run: Run, ranked: boolean): { complete: Candidate[]; below: number; saturated: boolean } {
+  #hotMatches(run: Run): { complete: Candidate[]; below: number; saturated: boolean } {
     const table = hotTable(run.collection.id, run.collection.hot_gen);
-    const rank = ranked ? 'rank' : 'NULL AS rank';
-    const sql = `SELECT rowid AS seq, ${rank} FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT ?`;
+    const sql = `SELECT rowid AS seq, rank FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT ?`;
     const hot = [...this.#matches(run, sql, [run.expression, HOT_LIMIT])];
     const oldest = hot.at(-1);
     const saturated = hot.length >= HOT_LIMIT && oldest !== undefined;
