@@ -127,7 +127,10 @@ describe('group commit failure isolation', () => {
     // that the fallback (a savepoint per operation) must undo.
     const outcomes = await Promise.allSettled([
       store.insert('events', { text: 'before' }),
-      store.insertBatch('events', [{ doc: { text: 'written first' } }, { doc: { text: 'other body' }, idempotencyKey: 'k' }]),
+      store.insertBatch('events', [
+        { doc: { text: 'written first' } },
+        { doc: { text: 'other body' }, idempotencyKey: 'k' },
+      ]),
       store.insert('events', { text: 'after' }),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
