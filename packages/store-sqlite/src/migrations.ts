@@ -65,7 +65,6 @@ const MIGRATIONS: readonly string[] = [
     state      TEXT
   ) STRICT;
   CREATE INDEX changes_collection_seq ON changes (collection, seq);
-  CREATE INDEX changes_doc ON changes (doc_seq);
 
   CREATE TABLE doc_mentions (
     collection TEXT NOT NULL,

@@ -86,6 +86,8 @@ export interface SqliteStoreOptions {
 }
 
 const RETENTION_BATCH = 1000;
+/** Feed seqs examined per transaction when compacting after a retention delete. */
+const COMPACTION_CHUNK = 20_000;
 
 /**
  * Open (creating and migrating as needed) a SQLite store.
@@ -557,9 +559,11 @@ export class SqliteStore implements Store {
 
   /**
    * Retention: delete matching docs in batches (one transaction each, so writers are not held
-   * off for long). Each deletion is a `delete` feed entry; the doc's earlier insert/update
-   * entries are dropped with it (the feed replays to the same final state), and delete
-   * entries older than the cutoff are pruned, which raises the feed floor.
+   * off for long). Each deletion is a `delete` feed entry. The deleted docs' earlier
+   * insert/update entries are then compacted away in one pass over the feed after the oldest
+   * deleted doc (the feed replays to the same final state; readers skip such entries meanwhile)
+   * — a pass per retention run rather than an index on `changes.doc_seq` that every write would
+   * maintain. Delete entries older than the cutoff are pruned, which raises the feed floor.
    */
   async deleteDocs(collection: string, request: RetentionRequest): Promise<{ deleted: number }> {
     this.#collection(collection);
@@ -580,8 +584,8 @@ export class SqliteStore implements Store {
     const deleteDoc = this.#statements.get('DELETE FROM docs WHERE seq = ?');
     const deleteMentions = this.#statements.get('DELETE FROM doc_mentions WHERE doc_seq = ?');
     const deleteTools = this.#statements.get('DELETE FROM doc_tools WHERE doc_seq = ?');
-    const dropHistory = this.#statements.get("DELETE FROM changes WHERE doc_seq = ? AND kind IN ('insert', 'update')");
     let deleted = 0;
+    let oldestDeleted = Number.POSITIVE_INFINITY;
     for (;;) {
       const count = await this.#commits.run(() => {
         const rows = select.all(...params) as Array<{ seq: number; id: string }>;
@@ -590,7 +594,7 @@ export class SqliteStore implements Store {
           deleteDoc.run(row.seq);
           deleteMentions.run(row.seq);
           deleteTools.run(row.seq);
-          dropHistory.run(row.seq);
+          if (row.seq < oldestDeleted) oldestDeleted = row.seq;
           this.#feed.append('delete', collection, row.id, at, null, row.seq);
         }
         return rows.length;
@@ -598,6 +602,7 @@ export class SqliteStore implements Store {
       deleted += count;
       if (count < RETENTION_BATCH) break;
     }
+    if (deleted > 0) await this.#compactFeed(oldestDeleted);
     if (cutoff !== undefined) {
       const pruneBefore = cutoff;
       await this.#commits.run(() => {
@@ -612,6 +617,19 @@ export class SqliteStore implements Store {
       });
     }
     return { deleted };
+  }
+
+  /** Drop insert/update entries of docs that no longer exist, from `fromSeq` on, in bounded chunks. */
+  async #compactFeed(fromSeq: number): Promise<void> {
+    const compact = this.#statements.get(
+      `DELETE FROM changes WHERE seq >= ? AND seq < ? AND kind IN ('insert', 'update')
+          AND NOT EXISTS (SELECT 1 FROM docs WHERE docs.seq = changes.doc_seq)`,
+    );
+    const head = this.#feed.head();
+    for (let from = fromSeq; from <= head; from += COMPACTION_CHUNK) {
+      const to = from + COMPACTION_CHUNK;
+      await this.#commits.run(() => compact.run(from, to));
+    }
   }
 
   async close(): Promise<void> {

@@ -140,3 +140,22 @@ describe('group commit failure isolation', () => {
     expect(feed.changes.map((c) => c.seq)).toEqual([head + 1, head + 2]);
   });
 });
+
+describe('retention compaction', () => {
+  it("drops a deleted doc's insert and update entries from the feed table, keeping its delete entry", async () => {
+    const { store } = await open();
+    const old = await store.insert('agent_tasks', { text: 'old', timestamp: '2020-01-01T00:00:00.000Z' });
+    const keep = await store.insert('agent_tasks', { text: 'keep' });
+    const [item] = await store.claim('agent_tasks', { agent: 'w' });
+    expect(item?.doc.id).toBe(old.id);
+    await store.deleteDocs('agent_tasks', { olderThan: '2021-01-01T00:00:00.000Z' });
+    const rows = store.database.prepare('SELECT kind, doc_seq FROM changes ORDER BY seq').all() as Array<{
+      kind: string;
+      doc_seq: number;
+    }>;
+    expect(rows).toEqual([
+      { kind: 'insert', doc_seq: keep.seq },
+      { kind: 'delete', doc_seq: old.seq },
+    ]);
+  });
+});
