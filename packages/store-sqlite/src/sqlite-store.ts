@@ -320,16 +320,26 @@ export class SqliteStore implements Store {
       where.push(`(${compiled.sql})`);
       params.push(...compiled.params);
     }
-    const sql = `SELECT d.* FROM docs d WHERE ${where.join(' AND ')} ORDER BY d.seq DESC LIMIT ?`;
-    return this.#db.transaction((): RecentPage => {
-      const cursor = this.#feed.head();
-      const rows = this.#statements.get(sql).all(...params, limit + 1) as DocRow[];
-      const items = rows.slice(0, limit).map((row) => rowToDoc(row));
-      const page: RecentPage = { items, cursor };
-      const last = items.at(-1);
-      if (rows.length > limit && last !== undefined) page.next = String(last.seq);
-      return page;
-    })();
+    // The cursor is read by the same statement (one snapshot) so the page and the feed position
+    // agree without a transaction; the limit is a literal (validated 1..201) because a bound
+    // LIMIT made SQLite's ORDER BY … LIMIT several times slower (see docs/decisions.md).
+    const sql = `SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'changes') AS page_cursor, d.* FROM docs d
+      WHERE ${where.join(' AND ')} ORDER BY d.seq DESC LIMIT ${limit + 1}`;
+    const statement = this.#statements.get(sql);
+    let rows = statement.all(...params) as Array<DocRow & { page_cursor: number | null }>;
+    let cursor = rows[0]?.page_cursor;
+    if (cursor === undefined) {
+      // An empty page carries no cursor column: read both in one read transaction instead.
+      [rows, cursor] = this.#db.transaction(() => [statement.all(...params), this.#feed.head()] as const)() as [
+        typeof rows,
+        number,
+      ];
+    }
+    const items = rows.slice(0, limit).map((row) => rowToDoc(row));
+    const page: RecentPage = { items, cursor: cursor ?? 0 };
+    const last = items.at(-1);
+    if (rows.length > limit && last !== undefined) page.next = String(last.seq);
+    return page;
   }
 
   async search(collection: string, query: SearchQuery): Promise<SearchResult> {
