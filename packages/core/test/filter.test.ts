@@ -2,6 +2,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { sampleDoc } from '../src/contract/sample-doc.js';
 import type { Doc, JsonObject, JsonValue } from '../src/doc.js';
 import { isDualStoreError } from '../src/errors.js';
 import {
@@ -16,32 +17,7 @@ import {
   parseFilter,
 } from '../src/filter.js';
 
-function makeDoc(overrides: Partial<Doc> = {}): Doc {
-  return {
-    id: 'd1',
-    seq: 1,
-    collection: 'events',
-    text: '',
-    timestamp: '2026-01-01T00:00:00.000Z',
-    metadata: {},
-    topic: null,
-    source: null,
-    correlation_id: null,
-    parent_id: null,
-    status: 'pending',
-    attempts: 0,
-    max_attempts: 5,
-    claimed_by: null,
-    lease_expires_at: null,
-    available_at: null,
-    processed_at: null,
-    last_error: null,
-    mentions: [],
-    tool_calls: [],
-    version: 1,
-    ...overrides,
-  };
-}
+const makeDoc = (overrides: Partial<Doc> = {}): Doc => sampleDoc({ id: 'd1', ...overrides });
 
 /** Parse, then match one doc with the given metadata. */
 function matchMeta(metadata: JsonObject, filter: unknown): boolean {

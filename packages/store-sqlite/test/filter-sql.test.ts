@@ -14,6 +14,7 @@ import {
   matchesFilter,
   parseFilter,
 } from '@dualstore/core';
+import { sampleDoc } from '@dualstore/core/contract';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,32 +120,7 @@ function insertDocs(docs: readonly Doc[]): void {
   })();
 }
 
-function makeDoc(seq: number, fields: Partial<Doc>): Doc {
-  return {
-    id: `d${seq}`,
-    seq,
-    collection: 'events',
-    text: '',
-    timestamp: '2026-01-01T00:00:00.000Z',
-    metadata: {},
-    topic: null,
-    source: null,
-    correlation_id: null,
-    parent_id: null,
-    status: 'pending',
-    attempts: 0,
-    max_attempts: 5,
-    claimed_by: null,
-    lease_expires_at: null,
-    available_at: null,
-    processed_at: null,
-    last_error: null,
-    mentions: [],
-    tool_calls: [],
-    version: 1,
-    ...fields,
-  };
-}
+const makeDoc = (seq: number, fields: Partial<Doc>): Doc => sampleDoc({ seq, ...fields });
 
 function selectSeqs(where: string, params: unknown[], alias?: string): number[] {
   const from = alias === undefined ? 'docs' : `docs ${alias}`;

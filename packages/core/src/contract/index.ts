@@ -30,6 +30,7 @@ export {
   type StoreUnderTest,
   type TestClock,
 } from './context.js';
+export { sampleDoc } from './sample-doc.js';
 
 export function runStoreContract(name: string, factory: StoreFactory, options: ContractOptions = {}): void {
   describe(`Store contract: ${name}`, () => {
