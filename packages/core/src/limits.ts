@@ -33,11 +33,26 @@ export const MAX_CHANGES_PAGE = 1000;
 /** Default retention: completed docs older than this are deleted by `clean`. */
 export const DEFAULT_RETENTION_DAYS = 30;
 
-const encoder = new TextEncoder();
-
-/** UTF-8 byte length of a string (works in browsers and Node alike). */
+/**
+ * UTF-8 byte length of a string, counted without encoding it (works in browsers and Node alike;
+ * encoding every doc just to measure it showed up in the insert profile). A lone surrogate
+ * counts 3 bytes, as its U+FFFD replacement would.
+ */
 export function utf8Length(text: string): number {
-  return encoder.encode(text).byteLength;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
 }
 
 /**

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   DualStoreError,
@@ -8,6 +9,7 @@ import {
   normalizeTimestamp,
   notPlainJson,
   parseDuration,
+  utf8Length,
   validateDocInput,
   validateReplyInput,
 } from '../src/index.js';
@@ -142,5 +144,18 @@ describe('DualStoreError', () => {
     expect(error.status).toBe(409);
     expect(error.message).toBe('gone');
     expect(new DualStoreError('not_found').message).toBe('Not found');
+  });
+});
+
+describe('utf8Length', () => {
+  it('agrees with TextEncoder on ASCII, 2-, 3- and 4-byte characters and lone surrogates', () => {
+    const encoder = new TextEncoder();
+    for (const text of ['', 'abc', 'é', '€', '😀', 'a😀b', '\ud800', '\udc00x', 'x\ud800']) {
+      expect(utf8Length(text), JSON.stringify(text)).toBe(encoder.encode(text).byteLength);
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => utf8Length(text) === encoder.encode(text).byteLength),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `pnpm bench <name> [--quick]`: runs bench/<name>.ts against files in a fresh temporary
+// directory, prints its table on stdout, records it in bench/RESULTS.md and removes the
+// directory, also when the bench fails or is interrupted.
+
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { renderTable } from './lib/figures.js';
+import { type Bench, describeMachine, renderSection, writeSection } from './lib/report.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Every bench by name, so a scratch script dropped into bench/ is never run by mistake. A bench
+ * is `bench/<name>.ts` exporting `run` (see lib/report.ts); listed ones whose file does not exist
+ * yet are shown as planned.
+ */
+const BENCHES: Record<string, string> = {
+  store: 'the SQLite store against raw better-sqlite3 on the same schema (DESIGN §3a)',
+  http: 'the HTTP server (REST + SSE) end to end',
+  cli: 'the CLI in local and remote mode',
+};
+
+function available(name: string): boolean {
+  return Object.hasOwn(BENCHES, name) && existsSync(path.join(here, `${name}.ts`));
+}
+
+function usage(message: string): never {
+  const lines = Object.entries(BENCHES).map(
+    ([name, what]) => `  ${name.padEnd(8)} ${what}${available(name) ? '' : ' (planned, not written yet)'}`,
+  );
+  process.stderr.write(`${message}\nusage: pnpm bench <name> [--quick]\nknown benches:\n${lines.join('\n')}\n`);
+  process.exit(2);
+}
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--quick');
+const names = args.filter((arg) => !arg.startsWith('-'));
+if (unknownFlags.length > 0) usage(`unknown option ${unknownFlags.join(' ')}`);
+const name = names[0];
+if (name === undefined || names.length > 1) usage('give exactly one bench name');
+if (!Object.hasOwn(BENCHES, name)) usage(`unknown bench "${name}"`);
+if (!available(name)) usage(`bench "${name}" is planned but not written yet`);
+
+const dir = mkdtempSync(path.join(os.tmpdir(), `dualstore-bench-${name}-`));
+const cleanup = () => rmSync(dir, { recursive: true, force: true });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+const started = Date.now();
+const log = (message: string) => {
+  const seconds = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
+  process.stderr.write(`[${seconds}s] ${message}\n`);
+};
+
+let exitCode = 0;
+try {
+  const entry = pathToFileURL(path.join(here, `${name}.ts`)).href;
+  const bench = (await import(entry)) as Bench;
+  log(`bench ${name}${quick ? ' (quick)' : ''}, files in ${dir}`);
+  const report = await bench.run({ quick, dir, log });
+  const command = `pnpm bench ${name}${quick ? ' --quick' : ''}`;
+  const machine = describeMachine(report.sqliteVersion ?? 'unknown');
+  const section = renderSection({
+    command,
+    date: new Date(started),
+    machine,
+    durationS: (Date.now() - started) / 1000,
+    report,
+  });
+  process.stdout.write(`\n${renderTable(report.rows)}\n\n`);
+  for (const note of report.notes) process.stdout.write(`- ${note}\n`);
+  const results = path.join(here, 'RESULTS.md');
+  writeSection(results, `${name}${quick ? '-quick' : ''}`, section);
+  log(`recorded in ${path.relative(process.cwd(), results)}`);
+} catch (error) {
+  exitCode = 1;
+  process.stderr.write(
+    `bench ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+} finally {
+  cleanup();
+  if (existsSync(dir)) log(`could not remove ${dir}`);
+}
+// Worker threads or child processes a failed bench left behind must not keep the run alive.
+process.exit(exitCode);
