@@ -43,6 +43,8 @@ export interface IndexerOptions {
   indexPath: string;
   hotTierSize: number;
   batchSize: number;
+  /** Changes or docs per transaction at most while working through a backlog or a build. */
+  catchUpBatchSize: number;
 }
 
 export interface SearcherOptions {

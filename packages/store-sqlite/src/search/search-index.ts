@@ -25,10 +25,18 @@ export interface SearchIndexOptions {
   dbPath: string;
   /** The index file, e.g. `${dbPath}-search`; created when missing. Its own WAL and write lock. */
   indexPath: string;
-  /** Newest docs per collection kept in the hot FTS tier. Defaults to 100,000. */
+  /**
+   * Newest docs per collection kept in the hot FTS tier at most (it holds between half of this
+   * and this many, in two generations). Defaults to 100,000.
+   */
   hotTierSize?: number;
-  /** Feed changes per indexing transaction. Defaults to 2,000. */
+  /** Feed changes per indexing transaction while following the feed live. Defaults to 2,000. */
   batchSize?: number;
+  /**
+   * Changes (or docs, in a build) per indexing transaction at most while catching up; never
+   * below batchSize. Defaults to 20,000.
+   */
+  catchUpBatchSize?: number;
   /**
    * Told about a worker that failed (the indexer is then restarted with backoff; the searcher on
    * the next search). Defaults to `process.emitWarning`.
@@ -38,6 +46,7 @@ export interface SearchIndexOptions {
 
 export const DEFAULT_HOT_TIER_SIZE = 100_000;
 export const DEFAULT_BATCH_SIZE = 2000;
+export const DEFAULT_CATCH_UP_BATCH_SIZE = 20_000;
 /** Indexer restarts wait 250 ms × 2^(failures−1), at most this long. */
 const MAX_RESTART_DELAY_MS = 30_000;
 /** How long close() lets a worker finish its batch before terminating it. */
@@ -112,14 +121,16 @@ export class SearchIndex {
   private constructor(options: SearchIndexOptions) {
     const hotTierSize = options.hotTierSize ?? DEFAULT_HOT_TIER_SIZE;
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    const catchUpBatchSize = options.catchUpBatchSize ?? DEFAULT_CATCH_UP_BATCH_SIZE;
     for (const [name, value] of [
       ['hotTierSize', hotTierSize],
       ['batchSize', batchSize],
+      ['catchUpBatchSize', catchUpBatchSize],
     ] as const) {
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
-    this.#options = { dbPath: options.dbPath, indexPath: options.indexPath, hotTierSize, batchSize };
+    this.#options = { dbPath: options.dbPath, indexPath: options.indexPath, hotTierSize, batchSize, catchUpBatchSize };
     this.#onError = options.onError ?? ((error) => process.emitWarning(error));
   }
 

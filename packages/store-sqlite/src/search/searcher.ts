@@ -3,7 +3,15 @@
 // the candidate docs from the main file with the caller's filter, keeping the index's order.
 // Synchronous; searcher-worker.ts runs it off the event loop.
 //
-// Relevance order ranks the newest HOT_LIMIT matches of the hot tier by bm25. When those yield
+// The hot tier is one or two generations (index-schema.ts); the previous one holds only seqs
+// below the current one's, so walking the current one then the previous one newest first is
+// newest first overall.
+// Relevance order ranks the newest HOT_LIMIT matches of the hot tier by bm25. The current
+// generation usually has them all; when it has fewer (it started recently, or the word is rare)
+// the rest come from the previous one, ranked by bm25 over that table: two scales, close for
+// common words (both are samples of the same stream), and only until the current generation
+// has HOT_LIMIT matches. bm25 costs a scan of every posting of a term in the table it runs on,
+// so the previous generation is only ranked when the current one falls short. When those yield
 // fewer than k docs after filtering and older docs exist outside the hot tier:
 //   - the hot tier had fewer than HOT_LIMIT matches: the word is rare, so rank over the full
 //     table instead;
@@ -50,6 +58,7 @@ interface Candidate {
 interface CollectionRow {
   id: number;
   hot_gen: number;
+  prev_gen: number | null;
   evicted_through: number;
 }
 
@@ -96,7 +105,7 @@ export class Searcher {
       if (expression === undefined) return { hits: [], indexed_through: indexedThrough };
       const collection = this.#prepare(
         this.#index,
-        'SELECT id, hot_gen, evicted_through FROM collections WHERE name = ?',
+        'SELECT id, hot_gen, prev_gen, evicted_through FROM collections WHERE name = ?',
       ).get(request.collection) as CollectionRow | undefined;
       if (collection === undefined) return { hits: [], indexed_through: indexedThrough };
       const collector = new Collector(k, terms, (seqs) => this.#fetchDocs(request, seqs));
@@ -133,13 +142,15 @@ export class Searcher {
   }
 
   #recent(run: Run, collector: Collector): void {
-    // Every doc after evicted_through is in the hot tier: walk it newest first, lazily (the
-    // collector stops after k hits), then the full table below it.
+    // Every doc after evicted_through is in the hot tier: walk its generations newest first,
+    // lazily (the collector stops after k hits), then the full table below it.
     const boundary = run.collection.evicted_through + 1;
-    const table = hotTable(run.collection.id, run.collection.hot_gen);
-    const sql = `SELECT rowid AS seq, NULL AS rank FROM ${table} WHERE ${table} MATCH ? AND rowid >= ? ORDER BY rowid DESC LIMIT ?`;
-    collector.offerStream(this.#matches(run, sql, [run.expression, boundary, MAX_CANDIDATES]));
-    if (!collector.full && boundary > 1) collector.offerStream(this.#fullBelow(run, boundary));
+    for (const table of hotTables(run.collection)) {
+      const sql = `SELECT rowid AS seq, NULL AS rank FROM ${table} WHERE ${table} MATCH ? AND rowid >= ? ORDER BY rowid DESC LIMIT ?`;
+      collector.offerStream(this.#matches(run, sql, [run.expression, boundary, MAX_CANDIDATES]));
+      if (collector.full) return;
+    }
+    if (boundary > 1) collector.offerStream(this.#fullBelow(run, boundary));
   }
 
   /**
@@ -150,9 +161,12 @@ export class Searcher {
    * table (0: there are none). `saturated`: the word is common (HOT_LIMIT matches or more).
    */
   #hotMatches(run: Run): { complete: Candidate[]; below: number; saturated: boolean } {
-    const table = hotTable(run.collection.id, run.collection.hot_gen);
-    const sql = `SELECT rowid AS seq, rank FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT ?`;
-    const hot = [...this.#matches(run, sql, [run.expression, HOT_LIMIT])];
+    const hot: Candidate[] = [];
+    for (const table of hotTables(run.collection)) {
+      if (hot.length >= HOT_LIMIT) break;
+      const sql = `SELECT rowid AS seq, rank FROM ${table} WHERE ${table} MATCH ? ORDER BY rowid DESC LIMIT ?`;
+      hot.push(...this.#matches(run, sql, [run.expression, HOT_LIMIT - hot.length]));
+    }
     const oldest = hot.at(-1);
     const saturated = hot.length >= HOT_LIMIT && oldest !== undefined;
     // Saturated: older matches may exist even where the hot tier is complete.
@@ -205,6 +219,13 @@ export class Searcher {
   #prepare(db: Database.Database, sql: string): Database.Statement {
     return (db === this.#index ? this.#indexStatements : this.#mainStatements).get(sql);
   }
+}
+
+/** The live hot generations, newest first. */
+function hotTables(collection: CollectionRow): string[] {
+  const tables = [hotTable(collection.id, collection.hot_gen)];
+  if (collection.prev_gen !== null) tables.push(hotTable(collection.id, collection.prev_gen));
+  return tables;
 }
 
 interface Run {

@@ -203,7 +203,7 @@ describe('index lifecycle', () => {
     expect(seqsOf(result)).toEqual([keep]);
   });
 
-  test('the hot tier keeps at most hotTierSize of the newest docs; the full table still finds old docs', async () => {
+  test('the hot tier keeps at most hotTierSize of the newest docs in two rotating generations; the full table still finds old docs', async () => {
     t = createTestDb();
     // Before open (a build from the docs table) and after (the feed), in small batches.
     const early = insertDocs(
@@ -214,7 +214,7 @@ describe('index lifecycle', () => {
     const index = await open({ hotTierSize: 50, batchSize: 10 });
     const late: number[] = [];
     for (let round = 0; round < 8; round++) {
-      // Commits of 10 with a notify each: the indexer follows live, filling hot generations.
+      // Commits of 10 with a notify each: the indexer follows live, rotating hot generations.
       late.push(
         ...insertDocs(
           t.db,
@@ -225,42 +225,73 @@ describe('index lifecycle', () => {
       index.notify();
       await index.waitForIndexed(late.at(-1) as number, WAIT);
     }
-    // Refilling a generation continues right after the feed is caught up: wait for it to settle.
     const file = new Database(t.indexPath, { readonly: true });
     try {
-      const state = () =>
-        file.prepare('SELECT hot_gen, hot_count, next_floor FROM collections WHERE id = 1').get() as {
-          hot_gen: number;
-          hot_count: number;
-          next_floor: number | null;
-        };
-      await vi.waitFor(() => expect(state().next_floor).toBeNull(), { timeout: WAIT, interval: 20 });
-      const { hot_gen: generation, hot_count: count } = state();
-      expect(generation).toBeGreaterThan(1);
-      expect(count).toBeGreaterThanOrEqual(25);
-      expect(count).toBeLessThanOrEqual(50);
-      const hot = file
-        .prepare(`SELECT rowid AS seq FROM hot_1_${generation} WHERE hot_1_${generation} MATCH 'common' ORDER BY rowid`)
-        .all() as Array<{ seq: number }>;
-      expect(hot.map((row) => row.seq)).toEqual([...early, ...late].slice(-count));
+      const state = file
+        .prepare('SELECT hot_gen, hot_count, prev_gen, evicted_through FROM collections WHERE id = 1')
+        .get() as { hot_gen: number; hot_count: number; prev_gen: number | null; evicted_through: number };
+      // The build put the newest 25 in two half generations (13 in 1, 12 in 2); 80 live docs
+      // filled 2 up to 25, then 3 and 4 (25 each) and started 5 (17). Generations 1–3 were
+      // dropped whole.
+      expect(state).toMatchObject({ hot_gen: 5, hot_count: 17, prev_gen: 4 });
+      const matches = (table: string) =>
+        (
+          file
+            .prepare(`SELECT rowid AS seq FROM ${table} WHERE ${table} MATCH 'common' ORDER BY rowid`)
+            .all() as Array<{
+            seq: number;
+          }>
+        ).map((row) => row.seq);
+      const previous = matches('hot_1_4');
+      const current = matches('hot_1_5');
+      // No copying: each generation holds exactly the docs that arrived while it was current.
+      expect(previous).toEqual(late.slice(38, 63));
+      expect(current).toEqual(late.slice(63));
+      expect(state.evicted_through).toBe(late[37]);
       const full = file.prepare("SELECT count(*) AS n FROM full_1 WHERE full_1 MATCH 'common'").get() as { n: number };
       expect(full.n).toBe(200);
-      // Replaced generations are dropped, not left behind.
       const hotTables = file
-        .prepare("SELECT name FROM sqlite_schema WHERE sql LIKE 'CREATE VIRTUAL TABLE hot_1_%'")
+        .prepare("SELECT name FROM sqlite_schema WHERE sql LIKE 'CREATE VIRTUAL TABLE hot_1_%' ORDER BY name")
         .all() as Array<{ name: string }>;
-      expect(hotTables.map((row) => row.name)).toEqual([`hot_1_${generation}`]);
+      expect(hotTables.map((row) => row.name)).toEqual(['hot_1_4', 'hot_1_5']);
     } finally {
       file.close();
     }
     // Rare word, only in the oldest doc: the relevance fallback to the full table finds it.
     expect(seqsOf(await index.search(searchRequest('events', 'rarity')))).toEqual([early[0]]);
     expect(seqsOf(await index.search(searchRequest('events', 'rarity', { order: 'recent' })))).toEqual([early[0]]);
-    // Common word: the newest docs, from the hot tier and beyond it.
+    // Common word: the newest docs, from both generations and beyond them.
     expect(seqsOf(await index.search(searchRequest('events', 'common', { order: 'recent', k: 50 })))).toEqual(
       [...early, ...late].slice(-50).reverse(),
     );
     expect(await index.search(searchRequest('events', 'common', { k: 50 })).then((r) => r.hits.length)).toBe(50);
+  });
+
+  test('searches read the previous hot generation too', async () => {
+    t = createTestDb();
+    const index = await open({ hotTierSize: 50 });
+    const seqs: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      seqs.push(insertDoc(t.db, 'events', i === 0 ? 'common oldest marker' : `common doc ${i}`));
+      index.notify();
+      await index.waitForIndexed(seqs.at(-1) as number, WAIT);
+    }
+    // 25 docs in the previous generation, 5 in the current one, nothing evicted: the hot tier
+    // alone answers (no fallback to the full table would run).
+    const file = new Database(t.indexPath, { readonly: true });
+    expect(file.prepare('SELECT hot_count, prev_gen, evicted_through FROM collections').get()).toEqual({
+      hot_count: 5,
+      prev_gen: 1,
+      evicted_through: 0,
+    });
+    file.close();
+    expect(seqsOf(await index.search(searchRequest('events', 'marker')))).toEqual([seqs[0]]);
+    expect(seqsOf(await index.search(searchRequest('events', 'marker', { order: 'recent' })))).toEqual([seqs[0]]);
+    expect(seqsOf(await index.search(searchRequest('events', 'common', { order: 'recent', k: 50 })))).toEqual(
+      [...seqs].reverse(),
+    );
+    const relevance = await index.search(searchRequest('events', 'common', { k: 50 }));
+    expect(seqsOf(relevance).sort((a, b) => Number(a) - Number(b))).toEqual(seqs);
   });
 
   test('recent order stays newest first across a hot tier with a gap left by a backlog', async () => {

@@ -114,7 +114,13 @@ beforeAll(() => {
     'events',
     Array.from({ length: 60 }, (_, i) => `${words[i % words.length]} ${words[(i * 7) % words.length]} doc ${i} 😀`),
   );
-  const indexer = new Indexer({ dbPath: t.dbPath, indexPath: t.indexPath, hotTierSize: 20, batchSize: 25 });
+  const indexer = new Indexer({
+    dbPath: t.dbPath,
+    indexPath: t.indexPath,
+    hotTierSize: 20,
+    batchSize: 25,
+    catchUpBatchSize: 25,
+  });
   while (indexer.step().more) {
     // Build the index to the head.
   }
