@@ -15,6 +15,7 @@ import {
 } from '@dualstore/core';
 import type Database from 'better-sqlite3';
 import { type DocRow, type DocState, rowToDoc } from './doc-row.js';
+import { StatementCache } from './statement-cache.js';
 
 /** How many raw feed rows one `changes()` call examines at most, so a selective filter stays bounded. */
 const MAX_SCAN = 10_000;
@@ -27,9 +28,11 @@ export class Feed {
   /** The next seq to hand out within the current write transaction (see resetSequence). */
   #next: number | undefined;
   readonly #db: Database.Database;
+  readonly #statements: StatementCache;
 
   constructor(db: Database.Database) {
     this.#db = db;
+    this.#statements = new StatementCache(db, 64);
     this.#lastSeq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'changes'");
     this.#append = db.prepare(
       'INSERT INTO changes (seq, kind, collection, doc_seq, doc_id, at, state) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -143,23 +146,16 @@ export class Feed {
     })();
   }
 
-  #statements = new Map<number, Database.Statement>();
-
   #pageStatement(collectionCount: number): Database.Statement {
-    let statement = this.#statements.get(collectionCount);
-    if (statement === undefined) {
-      const where =
-        collectionCount < 0 ? '' : `AND c.collection IN (${Array(collectionCount).fill('?').join(', ') || 'NULL'})`;
-      statement = this.#db.prepare(
-        `SELECT c.seq AS c_seq, c.kind AS c_kind, c.collection AS c_collection, c.doc_seq AS c_doc_seq,
-                c.doc_id AS c_doc_id, c.at AS c_at, c.state AS c_state, d.*
-           FROM changes c LEFT JOIN docs d ON d.seq = c.doc_seq
-          WHERE c.seq > ? ${where}
-          ORDER BY c.seq LIMIT ?`,
-      );
-      this.#statements.set(collectionCount, statement);
-    }
-    return statement;
+    const where =
+      collectionCount < 0 ? '' : `AND c.collection IN (${Array(collectionCount).fill('?').join(', ') || 'NULL'})`;
+    return this.#statements.get(
+      `SELECT c.seq AS c_seq, c.kind AS c_kind, c.collection AS c_collection, c.doc_seq AS c_doc_seq,
+              c.doc_id AS c_doc_id, c.at AS c_at, c.state AS c_state, d.*
+         FROM changes c LEFT JOIN docs d ON d.seq = c.doc_seq
+        WHERE c.seq > ? ${where}
+        ORDER BY c.seq LIMIT ?`,
+    );
   }
 }
 
