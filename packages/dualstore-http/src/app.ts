@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// buildApp: the whole server as a Fastify instance, testable with `inject()` and without a port.
+// Features register in a fixed order: error handling and CORS first (they must see every
+// request), then auth and rate limits (hooks), then the OpenAPI collector (it records routes
+// added after it), then the routes.
+
+import Fastify, { type FastifyInstance } from 'fastify';
+import { validatorCompiler } from 'fastify-type-provider-zod';
+import { registerAuth } from './auth/index.js';
+import { type AppOptions, resolveOptions } from './context.js';
+import { registerCors } from './cors.js';
+import { registerErrorHandling } from './error-handler.js';
+import { registerOpenApi } from './openapi.js';
+import { registerRateLimit } from './rate-limit.js';
+import { registerCollectionRoutes } from './routes/collections.js';
+import { registerDocRoutes } from './routes/docs.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerRetentionRoutes } from './routes/retention.js';
+import { registerSearchRoutes } from './routes/search.js';
+import { registerTicketRoutes } from './routes/tickets.js';
+import { registerTopicRoutes } from './routes/topics.js';
+import { registerWorkRoutes } from './routes/work.js';
+import { registerStreamRoutes } from './sse/index.js';
+
+/** Log lines never carry a query string: stream tickets and filters travel there (DESIGN §8). */
+const REQUEST_SERIALIZERS = {
+  req(request: { method: string; url: string; ip?: string }) {
+    return { method: request.method, path: request.url.split('?', 1)[0], ip: request.ip };
+  },
+};
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const resolved = resolveOptions(options);
+  const logger =
+    options.logger === undefined || options.logger === false
+      ? false
+      : { ...(options.logger === true ? {} : options.logger), serializers: REQUEST_SERIALIZERS };
+  const app = Fastify({
+    logger,
+    bodyLimit: resolved.bodyLimit,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
+    return503OnClosing: true,
+  });
+  app.decorate('dualstore', { store: options.store, options: resolved });
+
+  // Requests are validated with zod (the same schemas document the API). Responses are not
+  // re-validated: they come from the store, which builds them from validated rows, and zod
+  // encoding every doc of every page would cost more than the store read (docs/decisions.md).
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Only JSON bodies: a text/plain body on a JSON route is 415, not a string to validate.
+  app.removeContentTypeParser('text/plain');
+
+  registerErrorHandling(app);
+  await registerCors(app);
+  registerAuth(app);
+  await registerRateLimit(app);
+  await registerOpenApi(app);
+
+  registerHealthRoutes(app);
+  registerCollectionRoutes(app);
+  registerTopicRoutes(app);
+  registerTicketRoutes(app);
+  registerDocRoutes(app);
+  registerSearchRoutes(app);
+  registerWorkRoutes(app);
+  registerRetentionRoutes(app);
+  registerStreamRoutes(app);
+  return app;
+}
