@@ -10,3 +10,4 @@ export * from './requests.js';
 export * from './select.js';
 export * from './store.js';
 export * from './time.js';
+export * from './tokens.js';

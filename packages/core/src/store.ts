@@ -6,6 +6,7 @@
 
 import type { Doc, DocInput, DocStatus, ReplyInput } from './doc.js';
 import type { Filter } from './filter.js';
+import type { NewToken, TokenInfo } from './tokens.js';
 
 export interface InsertOptions {
   /** Scoped to the collection; a repeat with the same body returns the first doc (`created: false`). */
@@ -246,6 +247,27 @@ export interface Store {
   getTopic(name: string): Promise<Topic | undefined>;
   putTopic(name: string, input: TopicInput): Promise<{ topic: Topic; created: boolean }>;
   deleteTopic(name: string): Promise<boolean>;
+
+  // Access tokens (DESIGN §8). Stores keep only the secret's hash; none of these ever returns a
+  // secret or a hash. The server reads them on every request (no cache), so a token created or
+  // revoked by the CLI in another process takes effect on the next request.
+
+  /** Store a new scoped token (validated with validateNewToken); its id is generated. */
+  createToken(input: NewToken): Promise<TokenInfo>;
+  /** Every token, revoked ones included, oldest first. */
+  listTokens(): Promise<TokenInfo[]>;
+  /** The token whose hash is `hash` (revoked ones included: check `revoked_at`), or undefined. */
+  findTokenByHash(hash: string): Promise<TokenInfo | undefined>;
+  /**
+   * Revoke a token; revoking it again keeps the first `revoked_at`. Returns the token, or
+   * undefined when no token has this id.
+   */
+  revokeToken(id: string): Promise<TokenInfo | undefined>;
+  /**
+   * True once any token was ever created, revoked ones included: the server then requires
+   * authentication, so revoking the last token never reopens the API.
+   */
+  hasTokens(): Promise<boolean>;
 
   // Maintenance
   stats(collection: string): Promise<CollectionStats>;

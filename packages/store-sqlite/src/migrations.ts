@@ -96,23 +96,36 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: scoped access tokens (DESIGN §8). Only the SHA-256 of a secret is stored; the unique index
+  // on it is the lookup every authenticated request makes.
+  `
+  CREATE TABLE tokens (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    scopes      TEXT NOT NULL,
+    collections TEXT,
+    hash        TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL,
+    revoked_at  TEXT
+  ) STRICT;
+  `,
 ];
 
 /** The schema version this code writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
- * Bring `db` up to SCHEMA_VERSION. Safe to call from several processes at once: the version is
+ * Bring `db` up to SCHEMA_VERSION (tests pass a lower `target` to build an older file). Safe to call from several processes at once: the version is
  * re-read inside an IMMEDIATE transaction, so only one of them applies each step.
  * @throws DualStoreError `schema_too_new` when the file was written by a newer DualStore.
  */
-export function migrate(db: Database.Database): void {
+export function migrate(db: Database.Database, target: number = SCHEMA_VERSION): void {
   const readVersion = () => db.pragma('user_version', { simple: true }) as number;
   if (readVersion() > SCHEMA_VERSION) throw tooNew(readVersion());
   const step = db.transaction(() => {
     const current = readVersion();
     if (current > SCHEMA_VERSION) throw tooNew(current);
-    for (let version = current; version < SCHEMA_VERSION; version++) {
+    for (let version = current; version < target; version++) {
       db.exec(MIGRATIONS[version] as string);
       db.pragma(`user_version = ${version + 1}`);
     }

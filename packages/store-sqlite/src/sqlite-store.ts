@@ -36,6 +36,7 @@ import {
   MAX_BATCH_ITEMS,
   MAX_RETRY_IN_MS,
   MAX_SEARCH_WAIT_MS,
+  type NewToken,
   normalizeClaimRequest,
   normalizeRecentQuery,
   normalizeRetention,
@@ -49,6 +50,7 @@ import {
   type SearchQuery,
   type SearchResult,
   type Store,
+  type TokenInfo,
   type Topic,
   type TopicInput,
   toIso,
@@ -67,6 +69,7 @@ import { GroupCommit } from './group-commit.js';
 import { migrate } from './migrations.js';
 import type { SearchIndex } from './search/search-index.js';
 import { StatementCache } from './statement-cache.js';
+import { Tokens } from './tokens.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file; created when missing. The search index lives at `${path}-search`. */
@@ -146,6 +149,7 @@ export class SqliteStore implements Store {
   readonly #search: SearchIndex | undefined;
   readonly #totalChanges: Database.Statement;
   readonly #statements: StatementCache;
+  readonly #tokens: Tokens;
   #closed: Promise<void> | undefined;
 
   /** Use openSqliteStore. */
@@ -174,6 +178,7 @@ export class SqliteStore implements Store {
     this.#notifier.start();
     this.#totalChanges = db.prepare('SELECT total_changes()').pluck();
     this.#statements = new StatementCache(db);
+    this.#tokens = new Tokens(this.#statements, (operation) => this.#commits.run(operation), this.#now);
   }
 
   /** Committed write transactions and the operations they carried (group commit shares one). */
@@ -548,6 +553,33 @@ export class SqliteStore implements Store {
   async deleteTopic(name: string): Promise<boolean> {
     this.#assertOpen();
     return this.#commits.run(() => this.#statements.get('DELETE FROM topics WHERE name = ?').run(name).changes > 0);
+  }
+
+  // Access tokens
+
+  async createToken(input: NewToken): Promise<TokenInfo> {
+    this.#assertOpen();
+    return this.#tokens.create(input);
+  }
+
+  async listTokens(): Promise<TokenInfo[]> {
+    this.#assertOpen();
+    return this.#tokens.list();
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenInfo | undefined> {
+    this.#assertOpen();
+    return this.#tokens.findByHash(hash);
+  }
+
+  async revokeToken(id: string): Promise<TokenInfo | undefined> {
+    this.#assertOpen();
+    return this.#tokens.revoke(id);
+  }
+
+  async hasTokens(): Promise<boolean> {
+    this.#assertOpen();
+    return this.#tokens.any();
   }
 
   // Maintenance

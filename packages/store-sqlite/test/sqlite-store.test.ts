@@ -2,10 +2,13 @@
 // SQLite-specific behaviour beyond the contract suite: pragmas, migrations, group commit, and
 // notification of another connection's commits.
 
+import { hashTokenSecret, newTokenSecret } from '@dualstore/core';
 import { expectCode } from '@dualstore/core/contract';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openConnection } from '../src/connection.js';
 import { openSqliteStore, SCHEMA_VERSION, type SqliteStore } from '../src/index.js';
+import { migrate } from '../src/migrations.js';
 import { newTestDb } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -46,6 +49,24 @@ describe('SQLite store', () => {
     raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
     raw.close();
     await expectCode(openSqliteStore({ path, search: false }), 'schema_too_new');
+  });
+
+  it('upgrades a schema-1 file (before tokens) in place, keeping its collections', async () => {
+    // Guards migration 2: files written before scoped tokens existed must open and gain the table.
+    const db = newTestDb();
+    cleanups.push(db.remove);
+    const raw = openConnection(db.path);
+    migrate(raw, 1);
+    raw
+      .prepare('INSERT INTO collections (name, max_attempts, retention_days, created_at) VALUES (?, ?, ?, ?)')
+      .run('legacy', 3, 30, '2026-01-01T00:00:00.000Z');
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    raw.close();
+    const { store } = await open({}, db.path);
+    expect(store.database.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect((await store.getCollection('legacy'))?.max_attempts).toBe(3);
+    const token = await store.createToken({ name: 'ci', scopes: ['read'], hash: hashTokenSecret(newTokenSecret()) });
+    expect((await store.listTokens()).map((t) => t.id)).toEqual([token.id]);
   });
 
   it('reopens an existing file without migrating twice and keeps its docs', async () => {

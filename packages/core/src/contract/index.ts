@@ -21,6 +21,7 @@ import {
 import { docCases } from './docs.cases.js';
 import { feedCases } from './feed.cases.js';
 import { searchCases } from './search.cases.js';
+import { tokenCases } from './tokens.cases.js';
 
 export {
   type ContractOptions,
@@ -53,5 +54,6 @@ export function runStoreContract(name: string, factory: StoreFactory, options: C
     claimCases(test, ctx);
     feedCases(test, ctx);
     searchCases(test, ctx);
+    tokenCases(test, ctx);
   });
 }
