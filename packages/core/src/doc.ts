@@ -137,15 +137,20 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, wha
  * @throws DualStoreError `validation_failed`, `json_too_deep` or `payload_too_large`.
  */
 export function validateDocInput(input: unknown): ValidDocInput {
+  assertMetadataDepth(input);
+  const doc = parseOrThrow(docInputSchema, input, 'doc');
+  assertDocSize(doc.text, doc.metadata);
+  return doc;
+}
+
+/** Too-deep metadata is its own code (json_too_deep), checked before the schema walks it. */
+function assertMetadataDepth(input: unknown): void {
   if (input !== null && typeof input === 'object' && 'metadata' in input) {
     const metadata = (input as { metadata: unknown }).metadata;
     if (jsonDepth(metadata, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
       throw new DualStoreError('json_too_deep', `metadata is nested deeper than ${MAX_JSON_DEPTH} levels`);
     }
   }
-  const doc = parseOrThrow(docInputSchema, input, 'doc');
-  assertDocSize(doc.text, doc.metadata);
-  return doc;
 }
 
 export function assertDocSize(text: string, metadata: JsonObject): void {
@@ -157,6 +162,7 @@ export function assertDocSize(text: string, metadata: JsonObject): void {
 
 /** Validate a reply body the same way. */
 export function validateReplyInput(input: unknown): ValidReplyInput {
+  assertMetadataDepth(input);
   const reply = parseOrThrow(replyInputSchema, input, 'reply');
   assertDocSize(reply.text, reply.metadata);
   return reply;
