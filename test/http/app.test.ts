@@ -85,4 +85,28 @@ describe('app skeleton', () => {
     expect(range.status).toBe(400);
     expect(range.body.code).toBe('out_of_range');
   });
+
+  it('accepts a body-less DELETE that still says Content-Type: application/json', async () => {
+    await request(server, 'PUT', '/v1/topics/t1', { body: { prompt: 'p' } });
+    const res = await request(server, 'DELETE', '/v1/topics/t1', { headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(204);
+  });
+
+  it('answers router-level failures (bad percent-encoding, over-long segment) as problem+json', async () => {
+    const encoding = await request(server, 'GET', '/v1/events/%zz');
+    expect(encoding.status).toBe(400);
+    expect(encoding.body.code).toBe('validation_failed');
+    const long = await request(server, 'GET', `/v1/events/${'a'.repeat(300)}`);
+    expect(long.status).toBe(400);
+    expect(long.body.code).toBe('invalid_name');
+    expect(JSON.stringify(long.body)).not.toContain('a'.repeat(300));
+  });
+
+  it('refuses unknown query parameters on health, collections and stats', async () => {
+    for (const path of ['/v1/health?x=1', '/v1/collections?x=1', '/v1/events/stats?x=1']) {
+      const res = await request(server, 'GET', path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.code, path).toBe('unknown_parameter');
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { validatorCompiler } from 'fastify-type-provider-zod';
 import { registerAuth } from './auth/index.js';
 import { type AppOptions, resolveOptions } from './context.js';
 import { registerCors } from './cors.js';
-import { registerErrorHandling } from './error-handler.js';
+import { handleFrameworkError, registerErrorHandling } from './error-handler.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRateLimit } from './rate-limit.js';
 import { registerCollectionRoutes } from './routes/collections.js';
@@ -40,6 +40,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: resolved.bodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 256 },
     return503OnClosing: true,
+    frameworkErrors: handleFrameworkError,
   });
   app.decorate('dualstore', { store: options.store, options: resolved });
 
@@ -50,6 +51,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // Only JSON bodies: a text/plain body on a JSON route is 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
+  // Some clients send `Content-Type: application/json` on every request, also a body-less DELETE;
+  // that is not an error. Everything else goes through Fastify's own (prototype-safe) JSON parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' && request.method === 'DELETE') return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
 
   registerErrorHandling(app);
   await registerCors(app);

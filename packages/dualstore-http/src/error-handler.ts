@@ -5,7 +5,7 @@
 // and known paths with the wrong method with 405 + `Allow`.
 
 import { DualStoreError, type FieldError, isDualStoreError } from '@dualstore/core';
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from './problem.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -62,6 +62,19 @@ function fastifyToError(error: FastifyError, request: FastifyRequest): DualStore
   if (error.statusCode === 413) return new DualStoreError('payload_too_large', 'the body is too large');
   if (error.statusCode === 415) return new DualStoreError('unsupported_media_type', error.message);
   return undefined;
+}
+
+/**
+ * Fastify's `frameworkErrors`: failures found by the router before any route or hook runs (a
+ * malformed percent-encoding, a path segment past `maxParamLength`). Without it Fastify answers
+ * with its own JSON body, which can echo the URL.
+ */
+export function handleFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const problem =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new DualStoreError('invalid_name', 'a path segment is too long: names and ids are at most 128 characters')
+      : new DualStoreError('validation_failed', 'the URL is not valid: check its percent-encoding');
+  sendProblem(reply, problem);
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

@@ -5,7 +5,7 @@ import { checkCollectionName, DOC_STATUSES } from '@dualstore/core';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { collectionParams, isoTime, problems } from '../schemas.js';
+import { collectionParams, isoTime, noQuery, problems } from '../schemas.js';
 import { collectionParam } from './params.js';
 
 const collectionSchema = z
@@ -41,7 +41,12 @@ export function registerCollectionRoutes(app: FastifyInstance): void {
     '/v1/collections',
     {
       config: { scope: 'read' },
-      schema: { tags: ['collections'], summary: 'List collections', response: { 200: z.array(z.string()) } },
+      schema: {
+        tags: ['collections'],
+        summary: 'List collections',
+        querystring: noQuery,
+        response: { 200: z.array(z.string()), ...problems(400, 401, 403) },
+      },
     },
     async () => store.listCollections(),
   );
@@ -54,6 +59,7 @@ export function registerCollectionRoutes(app: FastifyInstance): void {
         tags: ['collections'],
         summary: 'Create a collection, or update its settings (idempotent)',
         params: collectionParams,
+        querystring: noQuery,
         body: collectionBody,
         response: { 200: collectionSchema, 201: collectionSchema, ...problems(400, 401, 403) },
       },
@@ -73,6 +79,7 @@ export function registerCollectionRoutes(app: FastifyInstance): void {
         tags: ['collections'],
         summary: 'Counts by status and the last change seq',
         params: collectionParams,
+        querystring: noQuery,
         response: { 200: statsSchema, ...problems(400, 401, 403, 404) },
       },
     },

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { noQuery } from '../schemas.js';
 
 export function registerHealthRoutes(app: FastifyInstance): void {
   app.withTypeProvider<ZodTypeProvider>().get(
@@ -13,6 +14,7 @@ export function registerHealthRoutes(app: FastifyInstance): void {
       schema: {
         tags: ['meta'],
         summary: 'Liveness and what this server serves',
+        querystring: noQuery,
         response: {
           200: z.object({ ok: z.boolean(), collections: z.array(z.string()), store: z.string(), version: z.string() }),
         },
