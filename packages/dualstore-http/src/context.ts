@@ -39,6 +39,8 @@ export interface AppOptions {
   rateLimitMax?: number;
   /** Fastify logger setting. Defaults to off (`serve` turns it on). */
   logger?: boolean | Record<string, unknown>;
+  /** The clock for stream-ticket expiry (ms since the epoch); tests inject one. Defaults to Date.now. */
+  now?: () => number;
 }
 
 export interface ResolvedOptions {
@@ -51,6 +53,7 @@ export interface ResolvedOptions {
   sseMaxPerClient: number;
   sseMaxBufferedBytes: number;
   rateLimitMax: number;
+  now: () => number;
 }
 
 export const DEFAULTS = {
@@ -75,6 +78,7 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     sseMaxPerClient: options.sseMaxPerClient ?? DEFAULTS.sseMaxPerClient,
     sseMaxBufferedBytes: options.sseMaxBufferedBytes ?? DEFAULTS.sseMaxBufferedBytes,
     rateLimitMax: options.rateLimitMax ?? DEFAULTS.rateLimitMax,
+    now: options.now ?? Date.now,
   };
 }
 
