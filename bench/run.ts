@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// `pnpm bench <name> [--quick]`: runs bench/<name>.ts against files in a fresh temporary
+// `pnpm bench <name> [--quick] [--soak]`: runs bench/<name>.ts against files in a fresh temporary
 // directory, prints its table on stdout, records it in bench/RESULTS.md and removes the
 // directory, also when the bench fails or is interrupted.
 
@@ -31,13 +31,17 @@ function usage(message: string): never {
   const lines = Object.entries(BENCHES).map(
     ([name, what]) => `  ${name.padEnd(8)} ${what}${available(name) ? '' : ' (planned, not written yet)'}`,
   );
-  process.stderr.write(`${message}\nusage: pnpm bench <name> [--quick]\nknown benches:\n${lines.join('\n')}\n`);
+  process.stderr.write(
+    `${message}\nusage: pnpm bench <name> [--quick] [--soak]\nknown benches:\n${lines.join('\n')}\n`,
+  );
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--quick');
+// --soak: long-running checks (minutes), for benches that have them; never run by CI.
+const soak = args.includes('--soak');
+const unknownFlags = args.filter((arg) => arg.startsWith('-') && arg !== '--quick' && arg !== '--soak');
 const names = args.filter((arg) => !arg.startsWith('-'));
 if (unknownFlags.length > 0) usage(`unknown option ${unknownFlags.join(' ')}`);
 const name = names[0];
@@ -64,9 +68,10 @@ let exitCode = 0;
 try {
   const entry = pathToFileURL(path.join(here, `${name}.ts`)).href;
   const bench = (await import(entry)) as Bench;
-  log(`bench ${name}${quick ? ' (quick)' : ''}, files in ${dir}`);
-  const report = await bench.run({ quick, dir, log });
-  const command = `pnpm bench ${name}${quick ? ' --quick' : ''}`;
+  log(`bench ${name}${quick ? ' (quick)' : ''}${soak ? ' (soak)' : ''}, files in ${dir}`);
+  const report = await bench.run({ quick, soak, dir, log });
+  const flags = `${quick ? ' --quick' : ''}${soak ? ' --soak' : ''}`;
+  const command = `pnpm bench ${name}${flags}`;
   const machine = describeMachine(report.sqliteVersion ?? 'unknown');
   const section = renderSection({
     command,
@@ -78,7 +83,7 @@ try {
   process.stdout.write(`\n${renderTable(report.rows)}\n\n`);
   for (const note of report.notes) process.stdout.write(`- ${note}\n`);
   const results = path.join(here, 'RESULTS.md');
-  writeSection(results, `${name}${quick ? '-quick' : ''}`, section);
+  writeSection(results, `${name}${quick ? '-quick' : ''}${soak ? '-soak' : ''}`, section);
   log(`recorded in ${path.relative(process.cwd(), results)}`);
 } catch (error) {
   exitCode = 1;

@@ -10,6 +10,8 @@ import { type Row, renderTable } from './figures.js';
 export interface BenchContext {
   /** `--quick`: a smaller corpus so the whole run takes a few minutes. */
   quick: boolean;
+  /** `--soak`: long-running stability checks instead of the regular figures (never in CI). */
+  soak?: boolean;
   /** A fresh temporary directory for this run's files; the dispatcher removes it afterwards. */
   dir: string;
   /** Progress line on stderr (stdout carries only the result). */

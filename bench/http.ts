@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// `pnpm bench http [--quick] [--soak]`: the HTTP server end to end, each figure beside its ceiling
+// measured in the same run (issue 3):
+//   1  single inserts at 50 connections (autocannon), synchronous=NORMAL and FULL, beside a bare
+//      Fastify JSON POST route doing only parse + reply;
+//   2  SSE publish→receive latency with 100, 1,000 and 5,000 subscribers, beside a plain Node
+//      `res.write` fan-out, and server CPU per delivered event;
+//   3  server RSS per idle SSE connection;
+//   4  event-loop delay while inserts, searches and 1,000 streams run together;
+//   soak (only with --soak, not in CI): 1,000 streams for 5 minutes under 100 inserts/s, RSS per minute.
+// Servers run as child processes (bench/lib/http-server.ts) so their CPU and memory are their own.
+
+import { type ChildProcess, fork } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { atMost, type Figure, type Row, shareOfCeiling } from './lib/figures.js';
+import type { FromServer, ToServer } from './lib/http-server.js';
+import type { BenchContext, BenchReport } from './lib/report.js';
+import { latencySummary, publish, SseFleet } from './lib/sse-fleet.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SERVER_SCRIPT = path.join(here, 'lib', 'http-server.ts');
+
+interface Config {
+  insertSeconds: number;
+  warmupSeconds: number;
+  sseSeconds: number;
+  fanouts: ReadonlyArray<{ subscribers: number; rate: number }>;
+  idleConnections: number;
+  mixedSeconds: number;
+}
+
+const FULL: Config = {
+  insertSeconds: 10,
+  warmupSeconds: 2,
+  sseSeconds: 10,
+  fanouts: [
+    { subscribers: 100, rate: 100 },
+    { subscribers: 1000, rate: 100 },
+    { subscribers: 5000, rate: 20 },
+  ],
+  idleConnections: 2000,
+  mixedSeconds: 10,
+};
+
+const QUICK: Config = {
+  insertSeconds: 4,
+  warmupSeconds: 1,
+  sseSeconds: 4,
+  fanouts: [
+    { subscribers: 100, rate: 100 },
+    { subscribers: 1000, rate: 100 },
+    { subscribers: 5000, rate: 20 },
+  ],
+  idleConnections: 1000,
+  mixedSeconds: 4,
+};
+
+interface ServerProcess {
+  port: number;
+  stats(): Promise<FromServer & { type: 'stats' }>;
+  reset(): void;
+  gc(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function nextMessage<T extends FromServer['type']>(child: ChildProcess, type: T): Promise<FromServer & { type: T }> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: FromServer) => {
+      if (message.type !== type) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(message as FromServer & { type: T });
+    };
+    const onExit = (code: number | null) => reject(new Error(`server exited with code ${code}`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+async function startServer(args: string[]): Promise<ServerProcess> {
+  // The parent's execArgv (--conditions=@dualstore/source --import tsx) lets the child run TypeScript.
+  const child = fork(SERVER_SCRIPT, args, {
+    execArgv: [...process.execArgv, '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const { port } = await nextMessage(child, 'ready');
+  const send = (message: ToServer) => child.send(message);
+  return {
+    port,
+    stats() {
+      const reply = nextMessage(child, 'stats');
+      send({ type: 'stats' });
+      return reply;
+    },
+    reset() {
+      send({ type: 'reset' });
+    },
+    async gc() {
+      const reply = nextMessage(child, 'gc-done');
+      send({ type: 'gc' });
+      await reply;
+    },
+    stop() {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}
+
+async function cannon(port: number, seconds: number): Promise<{ rps: number; p99: number; non2xx: number }> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/v1/events`,
+    connections: 50,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text: 'deploy of build 4411 finished on staging @ops', metadata: { repo: 'x', n: 1 } }),
+  });
+  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
+}
+
+async function measureInserts(config: Config, dir: string, log: (m: string) => void): Promise<Row[]> {
+  const measured: Record<string, { rps: number; p99: number; non2xx: number }> = {};
+  for (const [name, args] of [
+    ['bare', ['bare']],
+    ['normal', ['dualstore', path.join(dir, 'insert-normal.sqlite'), 'normal']],
+    ['full', ['dualstore', path.join(dir, 'insert-full.sqlite'), 'full']],
+  ] as const) {
+    const server = await startServer([...args]);
+    try {
+      await cannon(server.port, config.warmupSeconds);
+      measured[name] = await cannon(server.port, config.insertSeconds);
+      log(`inserts ${name}: ${Math.round(measured[name].rps)} req/s, p99 ${measured[name].p99} ms`);
+    } finally {
+      await server.stop();
+    }
+  }
+  const bare = measured.bare as { rps: number; p99: number };
+  const rows: Row[] = [];
+  for (const [name, label, target] of [
+    ['normal', 'synchronous=NORMAL (default)', 0.4],
+    ['full', 'synchronous=FULL', 0.35],
+  ] as const) {
+    const figure = measured[name] as { rps: number; p99: number; non2xx: number };
+    rows.push({
+      name: `POST /v1/events, 50 connections, ${label}`,
+      value: figure.rps,
+      unit: 'req/s',
+      ceiling: bare.rps,
+      target: shareOfCeiling(target),
+      note: figure.non2xx > 0 ? `${figure.non2xx} non-2xx` : 'ceiling: bare Fastify parse + reply',
+    });
+    rows.push({ name: `  p99 latency, ${label}`, value: figure.p99, unit: 'ms', ceiling: bare.p99 });
+  }
+  return rows;
+}
+
+interface FanoutResult {
+  p50: number;
+  p99: number;
+  /** Server CPU µs per delivered event. */
+  cpuPerEventUs: number;
+  delivered: number;
+  expected: number;
+  disconnected: number;
+}
+
+async function fanout(
+  server: ServerProcess,
+  subscribers: number,
+  rate: number,
+  seconds: number,
+): Promise<FanoutResult> {
+  const fleet = await SseFleet.open(server.port, subscribers);
+  try {
+    // Warm-up: JIT, the hub's first page reads.
+    await publish(server.port, rate, 1);
+    fleet.startRecording();
+    server.reset();
+    const { sent } = await publish(server.port, rate, seconds);
+    // Let the last events arrive: wait until deliveries stop growing.
+    const expected = sent * subscribers;
+    for (let i = 0; i < 100 && fleet.delivered < expected; i++) await new Promise((r) => setTimeout(r, 50));
+    const stats = await server.stats();
+    const latencies = fleet.stopRecording();
+    const summary = latencySummary(latencies);
+    return {
+      p50: summary.p50,
+      p99: summary.p99,
+      cpuPerEventUs: stats.cpuUs / Math.max(1, fleet.delivered),
+      delivered: fleet.delivered,
+      expected,
+      disconnected: fleet.disconnected,
+    };
+  } finally {
+    fleet.close();
+  }
+}
+
+async function measureFanout(config: Config, dir: string, log: (m: string) => void): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const { subscribers, rate } of config.fanouts) {
+    const plainServer = await startServer(['plain-sse']);
+    let plain: FanoutResult;
+    try {
+      plain = await fanout(plainServer, subscribers, rate, config.sseSeconds);
+    } finally {
+      await plainServer.stop();
+    }
+    const server = await startServer(['dualstore', path.join(dir, `fanout-${subscribers}.sqlite`), 'normal']);
+    let ours: FanoutResult;
+    try {
+      ours = await fanout(server, subscribers, rate, config.sseSeconds);
+    } finally {
+      await server.stop();
+    }
+    log(
+      `fanout ${subscribers}×${rate}/s: p99 ${ours.p99.toFixed(1)} ms (plain ${plain.p99.toFixed(1)}), ` +
+        `cpu ${ours.cpuPerEventUs.toFixed(2)} µs/event (plain ${plain.cpuPerEventUs.toFixed(2)})`,
+    );
+    const complete = ours.delivered >= ours.expected ? '' : `, only ${ours.delivered}/${ours.expected} delivered`;
+    const target = subscribers === 1000 ? atMost(25) : subscribers === 5000 ? atMost(100) : undefined;
+    rows.push({
+      name: `SSE publish→receive p50, ${subscribers} subscribers at ${rate} events/s`,
+      value: ours.p50,
+      unit: 'ms',
+      ceiling: plain.p50,
+    });
+    const p99: Figure = {
+      name: `SSE publish→receive p99, ${subscribers} subscribers at ${rate} events/s`,
+      value: ours.p99,
+      unit: 'ms',
+      ceiling: plain.p99,
+      note: `ceiling: plain Node res.write fan-out${complete}${ours.disconnected > 0 ? `, ${ours.disconnected} dropped` : ''}`,
+    };
+    if (target) p99.target = target;
+    rows.push(p99);
+    if (subscribers === 1000) {
+      rows.push({
+        name: `server CPU per delivered event, ${subscribers} subscribers`,
+        value: ours.cpuPerEventUs,
+        unit: 'µs',
+        ceiling: plain.cpuPerEventUs,
+        // ≤ 0.6× the plain fan-out's CPU: an absolute bound computed from the in-run ceiling.
+        target: atMost(0.6 * plain.cpuPerEventUs),
+        note: 'target ≤ 0.6× the plain fan-out',
+      });
+    }
+  }
+  return rows;
+}
+
+async function measureIdleRss(config: Config, dir: string, log: (m: string) => void): Promise<Row[]> {
+  const server = await startServer(['dualstore', path.join(dir, 'idle.sqlite'), 'normal']);
+  try {
+    // One stream first, so per-connection figures exclude the hub's one-time setup.
+    const first = await SseFleet.open(server.port, 1);
+    await server.gc();
+    const before = (await server.stats()).rss;
+    const fleet = await SseFleet.open(server.port, config.idleConnections);
+    await server.gc();
+    const after = (await server.stats()).rss;
+    fleet.close();
+    first.close();
+    const perConnection = (after - before) / config.idleConnections / 1024;
+    log(`idle streams: ${perConnection.toFixed(1)} KiB each`);
+    return [
+      {
+        name: `server RSS per idle SSE connection (${config.idleConnections} open)`,
+        value: perConnection,
+        unit: 'KiB',
+        target: atMost(24),
+      },
+    ];
+  } finally {
+    await server.stop();
+  }
+}
+
+async function measureMixed(config: Config, dir: string, log: (m: string) => void): Promise<Row[]> {
+  const server = await startServer(['dualstore', path.join(dir, 'mixed.sqlite'), 'normal']);
+  const fleet = await SseFleet.open(server.port, 1000);
+  try {
+    await publish(server.port, 100, 1);
+    server.reset();
+    let searching = true;
+    const searches = (async () => {
+      let n = 0;
+      while (searching) {
+        const response = await fetch(`http://127.0.0.1:${server.port}/v1/events/search?q=deploys&k=8`);
+        await response.arrayBuffer();
+        n += 1;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return n;
+    })();
+    await publish(server.port, 100, config.mixedSeconds);
+    searching = false;
+    const searchCount = await searches;
+    const stats = await server.stats();
+    log(`mixed load: event-loop delay p99 ${stats.eldP99Ms.toFixed(1)} ms over ${searchCount} searches`);
+    return [
+      {
+        name: 'event-loop delay p99: 100 inserts/s + ~50 searches/s + 1,000 streams',
+        value: stats.eldP99Ms,
+        unit: 'ms',
+        target: atMost(10),
+        note: `p50 ${stats.eldP50Ms.toFixed(1)} ms`,
+      },
+    ];
+  } finally {
+    fleet.close();
+    await server.stop();
+  }
+}
+
+async function soak(dir: string, log: (m: string) => void): Promise<{ rows: Row[]; notes: string[] }> {
+  const server = await startServer(['dualstore', path.join(dir, 'soak.sqlite'), 'normal']);
+  const fleet = await SseFleet.open(server.port, 1000);
+  const readings: number[] = [];
+  try {
+    for (let minute = 0; minute <= 5; minute++) {
+      if (minute > 0) await publish(server.port, 100, 60);
+      await server.gc();
+      const { rss } = await server.stats();
+      readings.push(rss);
+      log(`soak minute ${minute}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB`);
+    }
+  } finally {
+    fleet.close();
+    await server.stop();
+  }
+  // Minute 1 is the warm-up baseline; the issue asks for RSS within ±10% of it afterwards.
+  const baseline = readings[1] as number;
+  const worst = Math.max(...readings.slice(1).map((rss) => Math.abs(rss / baseline - 1)));
+  return {
+    rows: [
+      {
+        name: 'soak: worst RSS drift after warm-up (1,000 streams, 100 inserts/s, 5 min)',
+        value: worst * 100,
+        unit: '%',
+        target: atMost(10),
+      },
+    ],
+    notes: [`soak RSS by minute (MiB): ${readings.map((rss) => (rss / 2 ** 20).toFixed(1)).join(', ')}`],
+  };
+}
+
+export async function run({ quick, dir, log, soak: soakMode }: BenchContext): Promise<BenchReport> {
+  const config = quick ? QUICK : FULL;
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const sections: Array<[string, () => Promise<Row[]>]> = soakMode
+    ? [
+        [
+          'soak',
+          async () => {
+            const result = await soak(dir, log);
+            notes.push(...result.notes);
+            return result.rows;
+          },
+        ],
+      ]
+    : [
+        ['inserts', () => measureInserts(config, dir, log)],
+        ['fan-out', () => measureFanout(config, dir, log)],
+        ['idle streams', () => measureIdleRss(config, dir, log)],
+        ['mixed load', () => measureMixed(config, dir, log)],
+      ];
+  for (const [name, section] of sections) {
+    log(`section: ${name}`);
+    try {
+      rows.push(...(await section()));
+    } catch (error) {
+      rows.push({ name, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  notes.push(
+    'Servers run in child processes; the load generator (autocannon, the SSE fleet, the publisher) shares the 2 cores with them, for the ceilings as for DualStore.',
+    'SSE latency: the publisher stamps performance.now() into each doc; every subscriber in the same process computes receive − send.',
+  );
+  return { rows, notes };
+}
