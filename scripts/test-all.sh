@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: strace (durability proof). Installed only when missing.
+# Debian packages the tests use, installed only when missing: strace (durability proof) and
+# chromium (the real-browser client test, driven by playwright-core).
 need=()
 command -v strace >/dev/null 2>&1 || need+=(strace)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
