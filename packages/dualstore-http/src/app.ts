@@ -4,6 +4,7 @@
 // request), then auth and rate limits (hooks), then the OpenAPI collector (it records routes
 // added after it), then the routes.
 
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import { registerAuth } from './auth/index.js';
@@ -21,6 +22,7 @@ import { registerTicketRoutes } from './routes/tickets.js';
 import { registerTopicRoutes } from './routes/topics.js';
 import { registerWorkRoutes } from './routes/work.js';
 import { registerStreamRoutes } from './sse/index.js';
+import { registerWebhooks } from './webhooks/index.js';
 
 /** Log lines never carry a query string: stream tickets and filters travel there (DESIGN §8). */
 const REQUEST_SERIALIZERS = {
@@ -60,6 +62,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     parseJson(request, body as string, done);
   });
 
+  closeUnusedSocketsOnClose(app);
   registerErrorHandling(app);
   await registerCors(app);
   registerAuth(app);
@@ -75,5 +78,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerWorkRoutes(app);
   registerRetentionRoutes(app);
   registerStreamRoutes(app);
+  await registerWebhooks(app, options.hooks);
   return app;
+}
+
+/**
+ * Sockets that never carried a request (browsers open them ahead of time; undici leaves them
+ * behind when a queued request is aborted) are not "idle" to Node, so `server.close()` would wait
+ * for them until the client gives up or the headers timeout passes — past `serve`'s 10 s budget.
+ * On close they are destroyed; sockets with a request in flight finish it, and keep-alive sockets
+ * between requests are closed by Fastify (`forceCloseConnections: 'idle'`, the default).
+ */
+function closeUnusedSocketsOnClose(app: FastifyInstance): void {
+  const unused = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  app.server.on('request', (request: { socket: Socket }) => unused.delete(request.socket));
+  app.addHook('preClose', (done) => {
+    for (const socket of unused) socket.destroy();
+    unused.clear();
+    done();
+  });
 }
