@@ -4,6 +4,7 @@
 // `@dualstore/core`, never each other (STYLE: "a feature is a folder").
 
 import type { Store } from '@dualstore/core';
+import type { WebhookRoutes } from './webhooks/routes-file.js';
 
 /** What a route needs from the caller's token. `public` routes need none. */
 export type RouteScope = 'public' | 'read' | 'write' | 'claim' | 'admin';
@@ -41,6 +42,12 @@ export interface AppOptions {
   logger?: boolean | Record<string, unknown>;
   /** The clock for stream-ticket expiry (ms since the epoch); tests inject one. Defaults to Date.now. */
   now?: () => number;
+  /**
+   * Webhook routes (`POST /hooks/<name>`), as `parseWebhookRoutes` / `loadWebhookRoutesFile`
+   * return them. Defaults to the routes of DESIGN §7, unsigned. The `now` clock also checks
+   * signed timestamps.
+   */
+  hooks?: WebhookRoutes;
 }
 
 export interface ResolvedOptions {

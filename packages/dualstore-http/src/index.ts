@@ -16,3 +16,21 @@ export { DEFAULTS, VERSION } from './context.js';
 export { BEARER_SCHEME, DOCS_PREFIX, OPENAPI_JSON_PATH, TICKET_SCHEME } from './openapi.js';
 export type { OpenStore, RunningServer, ServeOptions } from './serve.js';
 export { SHUTDOWN_GRACE_MS, serve } from './serve.js';
+export type {
+  ParseWebhookRoutesOptions,
+  SignWebhookOptions,
+  WebhookRoute,
+  WebhookRoutes,
+  WebhookRoutesFile,
+  WebhookVerifierName,
+} from './webhooks/index.js';
+export {
+  DEFAULT_WEBHOOK_ROUTES,
+  HOOKS_PREFIX,
+  loadWebhookRoutesFile,
+  parseWebhookRoutes,
+  signWebhook,
+  unsignedWebhookRoutes,
+  WEBHOOK_DEFAULTS,
+  WEBHOOK_VERIFIERS,
+} from './webhooks/index.js';

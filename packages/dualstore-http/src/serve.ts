@@ -11,6 +11,7 @@ import { buildApp } from './app.js';
 import { assertSafeBind, isLoopbackHost, type ServeConfig } from './config.js';
 import type { AppOptions } from './context.js';
 import { DOCS_PREFIX } from './openapi.js';
+import { loadWebhookRoutesFile, parseWebhookRoutes, unsignedWebhookRoutes } from './webhooks/index.js';
 
 /** DESIGN / issue 3: a shutdown finishes within 10 s or the process is forced out. */
 export const SHUTDOWN_GRACE_MS = 10_000;
@@ -49,9 +50,15 @@ function urlOf(app: FastifyInstance): string {
   return `http://${host}:${address.port}`;
 }
 
-function appOptions(config: ServeConfig, store: Store, logger: AppOptions['logger']): AppOptions {
+function appOptions(
+  config: ServeConfig,
+  store: Store,
+  logger: AppOptions['logger'],
+  hooks: NonNullable<AppOptions['hooks']>,
+): AppOptions {
   return {
     store,
+    hooks,
     authToken: config.authToken,
     corsOrigins: config.corsOrigins,
     heartbeatMs: config.heartbeatMs,
@@ -80,10 +87,12 @@ export async function serve(
 ): Promise<RunningServer> {
   // Checked again here (parseConfig checks too) because a caller may build the config by hand.
   assertSafeBind(config);
+  // Read before the store opens: a bad routes file stops the start with its own error.
+  const hooks = config.hooksFile === undefined ? parseWebhookRoutes() : await loadWebhookRoutesFile(config.hooksFile);
   const store = await openStore(config);
   let app: FastifyInstance;
   try {
-    app = await buildApp(appOptions(config, store, options.logger ?? { level: 'info' }));
+    app = await buildApp(appOptions(config, store, options.logger ?? { level: 'info' }, hooks));
   } catch (error) {
     await store.close();
     throw error;
@@ -109,10 +118,16 @@ export async function serve(
     },
     `DualStore listening on ${url}`,
   );
-  if (config.hooksFile !== undefined) {
+  const unsigned = unsignedWebhookRoutes(hooks);
+  app.log.info(
+    { hooks: config.hooksFile, routes: [...hooks.values()].map((route) => `/hooks/${route.name} (${route.verify})`) },
+    'webhook routes',
+  );
+  if (unsigned.length > 0) {
+    // Not an error (the defaults start unsigned), but a user wiring a provider must see it.
     app.log.warn(
-      { hooks: config.hooksFile },
-      'webhook routes are not served by this version; DUALSTORE_HOOKS is ignored',
+      { unsigned: unsigned.map((name) => `/hooks/${name}`) },
+      `webhook routes without a signature check (they need a bearer token with write scope${auth === 'open' ? '; this server runs open, so anyone who can reach it may post to them' : ''}): ${unsigned.map((name) => `/hooks/${name}`).join(', ')}; configure a secret in DUALSTORE_HOOKS to sign them`,
     );
   }
   if (auth === 'open' && !isLoopbackHost(config.host)) {
