@@ -12,6 +12,12 @@ const EXIT_GRACE_MS = 2000;
 
 /** Run the CLI for this process and set its exit code. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  // `dualstore tail | head -1`: the reader left, which ends a follow normally (as for `tail -f`)
+  // instead of an unhandled EPIPE stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   const code = await run(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env });
   process.exitCode = code;
   // Everything is closed by now and the process normally ends at once; an unref'd timer only
