@@ -2,35 +2,17 @@
 // Shared pieces of the webhook tests: a server with routes from a routes-file object and a
 // settable clock, a raw POST that sends the body byte for byte, and the stored docs.
 
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Doc } from '@dualstore/core';
 import { parseWebhookRoutes, type WebhookRoute } from '@dualstore/http';
+import { sign, verify } from '@octokit/webhooks-methods';
+import { Webhook } from 'standardwebhooks';
 import { type StartServerOptions, startServer, type TestServer } from '../helpers.js';
 
-// The official signing libraries are dependencies of @dualstore/http, not of the repository root,
-// so they are loaded from that package (pnpm does not hoist them where these tests live).
-const HTTP_PACKAGE = resolve(dirname(fileURLToPath(import.meta.url)), '../../packages/dualstore-http');
-const requireFromHttp = createRequire(join(HTTP_PACKAGE, 'package.json'));
-
 /** `standardwebhooks`' Webhook class, the reference implementation. */
-export const { Webhook: StandardWebhook } = requireFromHttp('standardwebhooks') as {
-  Webhook: new (
-    secret: string,
-  ) => {
-    sign(id: string, at: Date, payload: string): string;
-    verify(payload: string, headers: Record<string, string>): unknown;
-  };
-};
+export const StandardWebhook = Webhook;
 
-/** `@octokit/webhooks-methods`: GitHub's own sign / verify (ESM only: imported by file). */
-export const octokit = (await import(
-  pathToFileURL(join(HTTP_PACKAGE, 'node_modules/@octokit/webhooks-methods/dist-node/index.js')).href
-)) as {
-  sign(secret: string, payload: string): Promise<string>;
-  verify(secret: string, payload: string, signature: string): Promise<boolean>;
-};
+/** `@octokit/webhooks-methods`: GitHub's own sign / verify. */
+export const octokit = { sign, verify };
 
 /** A clock the server reads for signed timestamps; tests move it instead of waiting. */
 export interface TestClock {

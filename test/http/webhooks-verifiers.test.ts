@@ -183,8 +183,8 @@ function editSignature(provider: Provider, value: string, edit: (signature: stri
 
 type Case = {
   name: string;
-  /** Why it does not apply to a provider, or undefined when it does. */
-  skip?: (p: Provider) => string | undefined;
+  /** Why it does not apply to a provider (the case is not generated for it), or undefined when it does. */
+  notFor?: (p: Provider) => string | undefined;
   build: (p: Provider, id: string) => Promise<Delivery>;
   expected: (p: Provider) => number;
 };
@@ -200,7 +200,7 @@ const CASES: Case[] = [
   },
   {
     name: 'one byte tampered',
-    skip: (p) => (p.coversBody ? undefined : 'a plain secret header does not cover the body (docs/webhooks.md)'),
+    notFor: (p) => (p.coversBody ? undefined : 'a plain secret header does not cover the body (docs/webhooks.md)'),
     build: async (p, id) => {
       const body = p.body(id);
       return {
@@ -230,7 +230,7 @@ const CASES: Case[] = [
   },
   {
     name: 'garbled header',
-    skip: (p) => (p.coversBody ? undefined : 'any header value is just a wrong secret'),
+    notFor: (p) => (p.coversBody ? undefined : 'any header value is just a wrong secret'),
     build: async (p, id) => {
       const body = p.body(id);
       const headers = await p.sign(body, { secret: p.secrets[0], id, at: now() });
@@ -246,7 +246,7 @@ const CASES: Case[] = [
   },
   {
     name: 'sha1 where sha256 is required',
-    skip: (p) => (p.coversBody ? undefined : 'no hash involved'),
+    notFor: (p) => (p.coversBody ? undefined : 'no hash involved'),
     build: async (p, id) => {
       const body = p.body(id);
       const headers = await p.sign(body, { secret: p.secrets[0], id, at: now() });
@@ -263,7 +263,7 @@ const CASES: Case[] = [
   },
   {
     name: 'upper-case hex',
-    skip: (p) => (p.coversBody ? undefined : 'no hex involved'),
+    notFor: (p) => (p.coversBody ? undefined : 'no hex involved'),
     build: async (p, id) => {
       const body = p.body(id);
       const headers = await p.sign(body, { secret: p.secrets[0], id, at: now() });
@@ -307,7 +307,7 @@ const CASES: Case[] = [
   },
   {
     name: 'rotation: two signatures in one header, one of them valid',
-    skip: (p) => (p.route === 'payment' || p.route === 'std' ? undefined : 'one signature per header'),
+    notFor: (p) => (p.route === 'payment' || p.route === 'std' ? undefined : 'one signature per header'),
     build: async (p, id) => {
       const body = p.body(id);
       const bad = await p.sign(body, { secret: p.wrong, id, at: now() });
@@ -322,7 +322,7 @@ const CASES: Case[] = [
   },
   {
     name: 'timestamp 301 s old (outside the 300 s tolerance)',
-    skip: (p) => (p.timestamped ? undefined : 'no timestamp'),
+    notFor: (p) => (p.timestamped ? undefined : 'no timestamp'),
     build: async (p, id) => {
       const body = p.body(id);
       return { signed: body, headers: await p.sign(body, { secret: p.secrets[0], id, at: now() - 301 }) };
@@ -331,7 +331,7 @@ const CASES: Case[] = [
   },
   {
     name: 'timestamp 301 s in the future',
-    skip: (p) => (p.timestamped ? undefined : 'no timestamp'),
+    notFor: (p) => (p.timestamped ? undefined : 'no timestamp'),
     build: async (p, id) => {
       const body = p.body(id);
       return { signed: body, headers: await p.sign(body, { secret: p.secrets[0], id, at: now() + 301 }) };
@@ -340,7 +340,7 @@ const CASES: Case[] = [
   },
   {
     name: 'timestamp exactly 300 s old (the edge of the tolerance)',
-    skip: (p) => (p.timestamped ? undefined : 'no timestamp'),
+    notFor: (p) => (p.timestamped ? undefined : 'no timestamp'),
     build: async (p, id) => {
       const body = p.body(id);
       return { signed: body, headers: await p.sign(body, { secret: p.secrets[0], id, at: now() - 300 }) };
@@ -357,7 +357,7 @@ const CASES: Case[] = [
   },
   {
     name: 'pretty-printed body with the signature of the compact bytes',
-    skip: (p) => (p.coversBody ? undefined : 'a plain secret header does not cover the body'),
+    notFor: (p) => (p.coversBody ? undefined : 'a plain secret header does not cover the body'),
     build: async (p, id) => {
       const compact = p.body(id);
       const pretty = JSON.stringify(JSON.parse(compact), null, 2);
@@ -368,9 +368,8 @@ const CASES: Case[] = [
 ];
 
 describe.each(PROVIDERS)('verifier of /hooks/$route', (provider) => {
-  it.for(CASES)('$name', async (testCase, context) => {
-    const reason = testCase.skip?.(provider);
-    if (reason !== undefined) context.skip(reason);
+  // Cases that cannot apply (no timestamp, no body hash) are not generated, rather than skipped.
+  it.for(CASES.filter((testCase) => testCase.notFor?.(provider) === undefined))('$name', async (testCase) => {
     const id = `dlv-${randomUUID()}`;
     const delivery = await testCase.build(provider, id);
     const before = (await storedDocs(server)).length;
