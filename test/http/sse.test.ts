@@ -4,9 +4,12 @@
 // the catch-up → live switch), `since` as an ISO time, filters on catch-up and live, update
 // events for claim/complete, delete events after retention, and `reset` below the feed floor.
 
+import type { AddressInfo } from 'node:net';
 import type { Doc } from '@dualstore/core';
+import { buildApp } from '@dualstore/http';
+import { openSqliteStore, type SqliteStore } from '@dualstore/store-sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helpers.js';
+import { newTestDir, startServer, type TestServer } from '../helpers.js';
 import { EsClient, RawStream } from './sse-helpers.js';
 
 let server: TestServer;
@@ -22,6 +25,55 @@ function raw(path: string, headers?: Record<string, string>): RawStream {
   const stream = RawStream.open(server.url, path, headers);
   clients.push(stream);
   return stream;
+}
+
+/**
+ * A server whose store answers streams' `changes()` a few event-loop turns after reading, as a
+ * store over a network would (Postgres): a stream's catch-up read and its hand-over to the hub
+ * are then separated by other work, including the hub's sliced fan-out.
+ */
+async function startServerOverSlowReads(): Promise<TestServer> {
+  const { dir, remove } = newTestDir();
+  const store = await openSqliteStore({ path: `${dir}/db.sqlite`, search: false });
+  const slow = new Proxy(store, {
+    get(target, key, receiver) {
+      if (key === 'changes') {
+        return async (...args: Parameters<SqliteStore['changes']>) => {
+          const page = await target.changes(...args);
+          // Streams' catch-up reads (pages of 500) answer a few turns late, the hub's (1,000)
+          // at once: a stream's read then often predates a commit the hub is already fanning out.
+          const turns = args[1]?.limit === 1000 ? 0 : 1;
+          for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+          return page;
+        };
+      }
+      const value = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const app = await buildApp({ store: slow, sseMaxPerClient: 100, sseFanoutSlice: 1 });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return {
+    url,
+    app,
+    store,
+    dir,
+    async close() {
+      await app.close();
+      await store.close();
+      remove();
+    },
+  };
+}
+
+/** Resolve once `condition` holds, checking on every turn of the event loop (no fixed sleep). */
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 async function insertMany(count: number, collection = 'events', make = (i: number) => ({ text: `doc ${i}` })) {
@@ -95,6 +147,49 @@ describe('SSE with the eventsource package', () => {
     }
     // One store watch serves them all.
     expect(server.app.sseHub.stats()).toMatchObject({ streams: 5, live: 5, watching: true });
+  });
+
+  it('streams going live while a page is fanned out in slices, in any group, miss nothing', async () => {
+    // Guards the sliced fan-out: with a slice of 1 and 40 live streams in two selector groups a
+    // page takes ~40 event-loop turns to fan out, and streams' catch-up reads answer a turn late
+    // (as a networked store's do), so new streams regularly go live in the middle of a page with
+    // a cursor inside it; the hub must hand them the rest of the page before moving its cursor.
+    await server.close();
+    server = await startServerOverSlowReads();
+    const history = await insertMany(100);
+    const head = history.at(-1) as number;
+    // Inserted docs are pending, so both selectors match every doc: the same expected range.
+    const pathFor = (i: number, since: number) =>
+      i % 2 === 0 ? `/v1/events/stream?since=${since}` : `/v1/events/stream?status=pending&since=${since}`;
+    const opened: Array<{ since: number; stream: RawStream }> = [];
+    for (let i = 0; i < 40; i++) opened.push({ since: head, stream: raw(pathFor(i, head)) });
+    await Promise.all(opened.map(({ stream }) => stream.ready()));
+    await waitUntil(() => server.app.sseHub.stats().live === 40, 'background streams live');
+    const written: number[] = [];
+    let seed = 11;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 40; round++) {
+      const since = (written.at(-1) ?? head) - random(3);
+      opened.push({ since, stream: raw(pathFor(round, since)) });
+      for (let burst = 0; burst < 3; burst++) {
+        const batch = await Promise.all(
+          Array.from({ length: 1 + random(3) }, (_, i) => server.store.insert('events', { text: `s${round}.${i}` })),
+        );
+        written.push(...batch.map((r) => r.seq));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const all = [...history, ...written];
+    for (const { since, stream } of opened) {
+      await stream.ready();
+      expect(stream.status).toBe(200);
+      const expected = all.filter((seq) => seq > since);
+      await stream.until((s) => s.frames >= expected.length + 1, 20_000, `stream from ${since}`);
+      expect(stream.events().map((e) => Number(e.id))).toEqual(expected);
+    }
   });
 
   it('gives streams opened at random moments during writes exactly their own range', async () => {

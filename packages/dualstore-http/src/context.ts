@@ -38,6 +38,11 @@ export interface AppOptions {
   sseMaxBufferedBytes?: number;
   /** `RATE_LIMIT_MAX`: requests per minute per token / per IP; 0 turns limiting off. */
   rateLimitMax?: number;
+  /**
+   * Subscribers written per event-loop task during an SSE fan-out before yielding. Defaults to 256
+   * (~2 ms of writes); tests lower it to exercise streams joining mid-delivery.
+   */
+  sseFanoutSlice?: number;
   /** Fastify logger setting. Defaults to off (`serve` turns it on). */
   logger?: boolean | Record<string, unknown>;
   /** The clock for stream-ticket expiry (ms since the epoch); tests inject one. Defaults to Date.now. */
@@ -59,6 +64,7 @@ export interface ResolvedOptions {
   batchBodyLimit: number;
   sseMaxPerClient: number;
   sseMaxBufferedBytes: number;
+  sseFanoutSlice: number;
   rateLimitMax: number;
   now: () => number;
 }
@@ -69,6 +75,7 @@ export const DEFAULTS = {
   batchBodyLimit: 4 * 1024 * 1024,
   sseMaxPerClient: 10,
   sseMaxBufferedBytes: 1024 * 1024,
+  sseFanoutSlice: 256,
   rateLimitMax: 0,
 } as const;
 
@@ -84,6 +91,7 @@ export function resolveOptions(options: AppOptions): ResolvedOptions {
     batchBodyLimit: options.batchBodyLimit ?? DEFAULTS.batchBodyLimit,
     sseMaxPerClient: options.sseMaxPerClient ?? DEFAULTS.sseMaxPerClient,
     sseMaxBufferedBytes: options.sseMaxBufferedBytes ?? DEFAULTS.sseMaxBufferedBytes,
+    sseFanoutSlice: options.sseFanoutSlice ?? DEFAULTS.sseFanoutSlice,
     rateLimitMax: options.rateLimitMax ?? DEFAULTS.rateLimitMax,
     now: options.now ?? Date.now,
   };

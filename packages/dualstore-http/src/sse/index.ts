@@ -29,6 +29,7 @@ export function registerStreamRoutes(app: FastifyInstance): void {
     heartbeatMs: options.heartbeatMs,
     maxPerClient: options.sseMaxPerClient,
     maxBufferedBytes: options.sseMaxBufferedBytes,
+    fanoutSlice: options.sseFanoutSlice,
     onError: (error) => app.log.error({ err: error }, 'an SSE stream failed'),
   });
   app.decorate('sseHub', hub);
