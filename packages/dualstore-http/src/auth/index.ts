@@ -129,8 +129,14 @@ export function registerAuth(app: FastifyInstance): void {
   });
   app.decorateRequest('tokenHash', undefined);
 
+  // Tokens are revoked, never deleted, so once one exists auth stays on: remember that instead of
+  // asking the store on every request. Until then every request asks, so a token the CLI just
+  // created ends open mode at once.
+  let tokensExist = false;
   async function authRequired(): Promise<boolean> {
-    return rootDigest !== undefined || (await store.hasTokens());
+    if (rootDigest !== undefined || tokensExist) return true;
+    tokensExist = await store.hasTokens();
+    return tokensExist;
   }
 
   /** The caller a bearer secret stands for, or undefined when it is no valid token. */

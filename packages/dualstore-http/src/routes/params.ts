@@ -4,10 +4,24 @@
 
 import { checkCollectionName, DualStoreError, type Store } from '@dualstore/core';
 
+/**
+ * Collections known to exist, per store. There is no way to delete a collection, so a name once
+ * found stays valid; caching it saves a store read on every request (unknown names are always
+ * looked up, so one created by the CLI a moment ago is found at once).
+ */
+const known = new WeakMap<Store, Set<string>>();
+
 export async function collectionParam(store: Store, name: string): Promise<string> {
+  let names = known.get(store);
+  if (names?.has(name)) return name;
   checkCollectionName(name);
   if ((await store.getCollection(name)) === undefined) {
     throw new DualStoreError('collection_not_found', `collection "${name}" does not exist`);
   }
+  if (names === undefined) {
+    names = new Set();
+    known.set(store, names);
+  }
+  names.add(name);
   return name;
 }
