@@ -362,13 +362,17 @@ async function soak(dir: string, log: (m: string) => void): Promise<{ rows: Row[
   const server = await startServer(['dualstore', path.join(dir, 'soak.sqlite'), 'normal']);
   const fleet = await SseFleet.open(server.port, 1000);
   const readings: number[] = [];
+  const heaps: string[] = [];
   try {
     for (let minute = 0; minute <= 5; minute++) {
       if (minute > 0) await publish(server.port, 100, 60);
       await server.gc();
-      const { rss } = await server.stats();
+      const { rss, heapUsed, external } = await server.stats();
       readings.push(rss);
-      log(`soak minute ${minute}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB`);
+      heaps.push(`${(heapUsed / 2 ** 20).toFixed(1)}/${(external / 2 ** 20).toFixed(1)}`);
+      log(
+        `soak minute ${minute}: RSS ${(rss / 2 ** 20).toFixed(1)} MiB, JS heap ${(heapUsed / 2 ** 20).toFixed(1)} MiB`,
+      );
     }
   } finally {
     fleet.close();
@@ -386,7 +390,10 @@ async function soak(dir: string, log: (m: string) => void): Promise<{ rows: Row[
         target: atMost(10),
       },
     ],
-    notes: [`soak RSS by minute (MiB): ${readings.map((rss) => (rss / 2 ** 20).toFixed(1)).join(', ')}`],
+    notes: [
+      `soak RSS by minute (MiB): ${readings.map((rss) => (rss / 2 ** 20).toFixed(1)).join(', ')}`,
+      `soak JS heap used / external (Buffers) by minute (MiB): ${heaps.join(', ')}`,
+    ],
   };
 }
 

@@ -14,7 +14,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 export type ToServer = { type: 'stats' } | { type: 'reset' } | { type: 'gc' };
 export type FromServer =
   | { type: 'ready'; port: number }
-  | { type: 'stats'; rss: number; cpuUs: number; eldP50Ms: number; eldP99Ms: number }
+  | {
+      type: 'stats';
+      rss: number;
+      heapUsed: number;
+      external: number;
+      cpuUs: number;
+      eldP50Ms: number;
+      eldP99Ms: number;
+    }
   | { type: 'gc-done' };
 
 const [mode = 'dualstore', dbPath = '', durability = 'normal'] = process.argv.slice(2);
@@ -129,6 +137,10 @@ process.on('message', (message: ToServer) => {
   process.send?.({
     type: 'stats',
     rss: process.memoryUsage.rss(),
+    // The JS heap and Buffers: flat while RSS grows means native memory (SQLite's page caches,
+    // bounded by cache_size) rather than a leak in JS.
+    heapUsed: process.memoryUsage().heapUsed,
+    external: process.memoryUsage().external,
     cpuUs: cpu.user + cpu.system,
     eldP50Ms: delay.percentile(50) / 1e6,
     eldP99Ms: delay.percentile(99) / 1e6,
