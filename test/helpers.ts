@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Store } from '@dualstore/core';
 import { type AppOptions, buildApp, type FastifyInstance } from '@dualstore/http';
 import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '@dualstore/store-sqlite';
 
@@ -23,6 +24,10 @@ export interface StartServerOptions extends Omit<AppOptions, 'store'> {
   store?: Partial<Omit<SqliteStoreOptions, 'path'>>;
   /** Listen on a port (default). False: only `app.inject()`. */
   listen?: boolean;
+  /** What the app sees instead of the SQLite store (a wrapper that fails or delays on purpose). */
+  wrapStore?: (store: SqliteStore) => Store;
+  /** Add hooks or routes before the app is ready (tests that stand in for a plugin). */
+  configure?: (app: FastifyInstance) => void;
 }
 
 /** A fresh temp directory and a function that removes it. */
@@ -32,10 +37,11 @@ export function newTestDir(prefix = 'dualstore-test-'): { dir: string; remove: (
 }
 
 export async function startServer(options: StartServerOptions = {}): Promise<TestServer> {
-  const { store: storeOptions, listen = true, ...appOptions } = options;
+  const { store: storeOptions, listen = true, wrapStore, configure, ...appOptions } = options;
   const { dir, remove } = newTestDir();
   const store = await openSqliteStore({ path: join(dir, 'db.sqlite'), ...storeOptions });
-  const app = await buildApp({ ...appOptions, store });
+  const app = await buildApp({ ...appOptions, store: wrapStore === undefined ? store : wrapStore(store) });
+  configure?.(app);
   let url = '';
   if (listen) {
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -85,4 +91,25 @@ export async function request(
   let body: unknown = text;
   if (text.length > 0 && /json/.test(response.headers.get('content-type') ?? '')) body = JSON.parse(text);
   return { status: response.status, headers: response.headers, body };
+}
+
+// Captured at load, so a test that fakes timers cannot stop `eventually` from timing out.
+const realSetTimeout = globalThis.setTimeout;
+
+/**
+ * Wait for a condition that nothing notifies about (state inside the server), re-checking every
+ * `intervalMs`. Used only where no event exists to wake on.
+ */
+export async function eventually(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+  intervalMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => realSetTimeout(resolve, intervalMs));
+  }
 }

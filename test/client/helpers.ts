@@ -10,6 +10,8 @@ import type { FetchLike, ResponseLike } from '@dualstore/sse-client';
 import { openSqliteStore, type SqliteStore, type SqliteStoreOptions } from '@dualstore/store-sqlite';
 import { newTestDir } from '../helpers.js';
 
+export { eventually } from '../helpers.js';
+
 // Captured at load, so a test that fakes timers cannot stop these waits from timing out.
 const realSetTimeout = globalThis.setTimeout;
 const realClearTimeout = globalThis.clearTimeout;
@@ -37,24 +39,6 @@ export class Waiter {
       }, timeoutMs);
       this.#checks.add(check);
     });
-  }
-}
-
-/**
- * Wait for a condition that nothing notifies about (state inside the server), re-checking every
- * `intervalMs`. Used only where no event exists to wake on.
- */
-export async function eventually(
-  predicate: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-  what = 'condition',
-  intervalMs = 20,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => realSetTimeout(resolve, intervalMs));
   }
 }
 

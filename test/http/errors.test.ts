@@ -4,32 +4,19 @@
 // whose body carries no stack trace and no SQL, while the log keeps the details for operators.
 
 import { Writable } from 'node:stream';
-import { DualStoreError, type Store } from '@dualstore/core';
-import { buildApp, type FastifyInstance } from '@dualstore/http';
-import { openSqliteStore, type SqliteStore } from '@dualstore/store-sqlite';
+import { DualStoreError } from '@dualstore/core';
+import type { FastifyInstance } from '@dualstore/http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { newTestDir } from '../helpers.js';
+import { startServer, type TestServer } from '../helpers.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
+let server: TestServer | undefined;
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await server?.close();
+  server = undefined;
 });
 
-/** A real SQLite store whose `insert` fails the way `fail()` says. */
-async function appWithFailingInsert(
-  fail: () => never,
-): Promise<{ app: FastifyInstance; store: SqliteStore; logs: string[] }> {
-  const { dir, remove } = newTestDir();
-  cleanups.push(remove);
-  const store = await openSqliteStore({ path: `${dir}/db.sqlite`, search: false });
-  cleanups.push(() => store.close());
-  const failing = new Proxy(store, {
-    get(target, key, receiver) {
-      if (key === 'insert') return fail;
-      const value = Reflect.get(target, key, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as Store;
+/** A real SQLite store whose `insert` fails the way `fail()` says; log lines are collected. */
+async function appWithFailingInsert(fail: () => never): Promise<{ app: FastifyInstance; logs: string[] }> {
   const logs: string[] = [];
   const stream = new Writable({
     write(chunk, _encoding, done) {
@@ -37,9 +24,20 @@ async function appWithFailingInsert(
       done();
     },
   });
-  const app = await buildApp({ store: failing, logger: { level: 'info', stream } });
-  cleanups.push(() => app.close());
-  return { app, store, logs };
+  server = await startServer({
+    listen: false,
+    store: { search: false },
+    logger: { level: 'info', stream },
+    wrapStore: (store) =>
+      new Proxy(store, {
+        get(target, key, receiver) {
+          if (key === 'insert') return fail;
+          const value = Reflect.get(target, key, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      }),
+  });
+  return { app: server.app, logs };
 }
 
 function insert(app: FastifyInstance) {
@@ -75,13 +73,9 @@ describe('store failures over HTTP', () => {
   });
 
   it('answers requests after the store closed with 503 store_closed', async () => {
-    const { dir, remove } = newTestDir();
-    cleanups.push(remove);
-    const store = await openSqliteStore({ path: `${dir}/db.sqlite`, search: false });
-    const app = await buildApp({ store });
-    cleanups.push(() => app.close());
-    await store.close();
-    const res = await insert(app);
+    server = await startServer({ listen: false, store: { search: false } });
+    await server.store.close();
+    const res = await insert(server.app);
     expect(res.statusCode).toBe(503);
     expect(res.json().code).toBe('store_closed');
     expect(res.headers['retry-after']).toBeDefined();

@@ -3,12 +3,8 @@
 // chunked body decoded), an `eventsource` client with headers, a reference SSE parser, and
 // condition waits that are woken by arriving data instead of sleeping.
 
-import { type AddressInfo, connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { type AppOptions, buildApp, type FastifyInstance } from '@dualstore/http';
-import { openSqliteStore } from '@dualstore/store-sqlite';
+import { connect, type Socket } from 'node:net';
 import { EventSource } from 'eventsource';
-import { newTestDir, type TestServer } from '../helpers.js';
 
 // Captured at load: tests that fake timers must not stop these waits from timing out.
 const realSetTimeout = globalThis.setTimeout;
@@ -251,34 +247,4 @@ export class EsClient {
   close(): void {
     this.es.close();
   }
-}
-
-/**
- * Like `startServer`, with a chance to add hooks before the app is ready (tests that stand in for
- * a plugin, e.g. CORS headers or a scoped caller).
- */
-export async function startServerWith(
-  options: Omit<AppOptions, 'store'>,
-  configure: (app: FastifyInstance) => void,
-): Promise<TestServer> {
-  const { dir, remove } = newTestDir();
-  const store = await openSqliteStore({ path: join(dir, 'db.sqlite'), search: false });
-  const app = await buildApp({ ...options, store });
-  configure(app);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  let closed: Promise<void> | undefined;
-  return {
-    url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
-    app,
-    store,
-    dir,
-    close() {
-      closed ??= (async () => {
-        await app.close();
-        await store.close();
-        remove();
-      })();
-      return closed;
-    },
-  };
 }

@@ -5,7 +5,7 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { request, startServer, type TestServer } from '../helpers.js';
-import { RawStream, startServerWith } from './sse-helpers.js';
+import { RawStream } from './sse-helpers.js';
 
 let server: TestServer;
 const streams: RawStream[] = [];
@@ -153,11 +153,13 @@ describe('refusals', () => {
 describe('collection-limited callers', () => {
   it('refuses a collection outside the token’s list with 403 forbidden, and defaults to its list', async () => {
     // Stand in for a scoped token (the auth hook runs first; this narrows what it decided).
-    server = await startServerWith({}, (app) =>
-      app.addHook('onRequest', async (request) => {
-        if (request.caller) request.caller = { ...request.caller, collections: ['events'] };
-      }),
-    );
+    server = await startServer({
+      store: { search: false },
+      configure: (app) =>
+        app.addHook('onRequest', async (request) => {
+          if (request.caller) request.caller = { ...request.caller, collections: ['events'] };
+        }),
+    });
 
     const refused = await request(server, 'GET', '/v1/stream?collections=events,agent_tasks');
     expect(refused.status).toBe(403);

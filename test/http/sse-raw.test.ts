@@ -5,7 +5,7 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startServer, type TestServer } from '../helpers.js';
-import { parseSse, RawStream, startServerWith } from './sse-helpers.js';
+import { parseSse, RawStream } from './sse-helpers.js';
 
 let server: TestServer;
 const streams: RawStream[] = [];
@@ -73,12 +73,14 @@ describe('SSE framing on a raw socket', () => {
 
 describe('headers from earlier hooks', () => {
   it('keeps headers that onRequest hooks set on the reply (CORS, rate limits)', async () => {
-    server = await startServerWith({}, (app) =>
-      app.addHook('onRequest', async (_request, reply) => {
-        reply.header('access-control-allow-origin', 'https://app.example');
-        reply.header('vary', 'Origin');
-      }),
-    );
+    server = await startServer({
+      store: { search: false },
+      configure: (app) =>
+        app.addHook('onRequest', async (_request, reply) => {
+          reply.header('access-control-allow-origin', 'https://app.example');
+          reply.header('vary', 'Origin');
+        }),
+    });
     const stream = raw('/v1/events/stream', { Origin: 'https://app.example' });
     await stream.ready();
     expect(stream.status).toBe(200);

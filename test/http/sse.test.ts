@@ -4,12 +4,10 @@
 // the catch-up → live switch), `since` as an ISO time, filters on catch-up and live, update
 // events for claim/complete, delete events after retention, and `reset` below the feed floor.
 
-import type { AddressInfo } from 'node:net';
-import type { Doc } from '@dualstore/core';
-import { buildApp } from '@dualstore/http';
-import { openSqliteStore, type SqliteStore } from '@dualstore/store-sqlite';
+import type { Doc, Store } from '@dualstore/core';
+import type { SqliteStore } from '@dualstore/store-sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { newTestDir, startServer, type TestServer } from '../helpers.js';
+import { eventually, startServer, type TestServer } from '../helpers.js';
 import { EsClient, RawStream } from './sse-helpers.js';
 
 let server: TestServer;
@@ -28,14 +26,12 @@ function raw(path: string, headers?: Record<string, string>): RawStream {
 }
 
 /**
- * A server whose store answers streams' `changes()` a few event-loop turns after reading, as a
- * store over a network would (Postgres): a stream's catch-up read and its hand-over to the hub
- * are then separated by other work, including the hub's sliced fan-out.
+ * A store that answers streams' `changes()` a few event-loop turns after reading, as a store over
+ * a network would (Postgres): a stream's catch-up read and its hand-over to the hub are then
+ * separated by other work, including the hub's sliced fan-out.
  */
-async function startServerOverSlowReads(): Promise<TestServer> {
-  const { dir, remove } = newTestDir();
-  const store = await openSqliteStore({ path: `${dir}/db.sqlite`, search: false });
-  const slow = new Proxy(store, {
+function slowStreamReads(store: SqliteStore): Store {
+  return new Proxy(store, {
     get(target, key, receiver) {
       if (key === 'changes') {
         return async (...args: Parameters<SqliteStore['changes']>) => {
@@ -51,29 +47,6 @@ async function startServerOverSlowReads(): Promise<TestServer> {
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-  const app = await buildApp({ store: slow, sseMaxPerClient: 100, sseFanoutSlice: 1 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  return {
-    url,
-    app,
-    store,
-    dir,
-    async close() {
-      await app.close();
-      await store.close();
-      remove();
-    },
-  };
-}
-
-/** Resolve once `condition` holds, checking on every turn of the event loop (no fixed sleep). */
-async function waitUntil(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 async function insertMany(count: number, collection = 'events', make = (i: number) => ({ text: `doc ${i}` })) {
@@ -155,7 +128,12 @@ describe('SSE with the eventsource package', () => {
     // (as a networked store's do), so new streams regularly go live in the middle of a page with
     // a cursor inside it; the hub must hand them the rest of the page before moving its cursor.
     await server.close();
-    server = await startServerOverSlowReads();
+    server = await startServer({
+      store: { search: false },
+      wrapStore: slowStreamReads,
+      sseMaxPerClient: 100,
+      sseFanoutSlice: 1,
+    });
     const history = await insertMany(100);
     const head = history.at(-1) as number;
     // Inserted docs are pending, so both selectors match every doc: the same expected range.
@@ -164,7 +142,7 @@ describe('SSE with the eventsource package', () => {
     const opened: Array<{ since: number; stream: RawStream }> = [];
     for (let i = 0; i < 40; i++) opened.push({ since: head, stream: raw(pathFor(i, head)) });
     await Promise.all(opened.map(({ stream }) => stream.ready()));
-    await waitUntil(() => server.app.sseHub.stats().live === 40, 'background streams live');
+    await eventually(() => server.app.sseHub.stats().live === 40, 10_000, 'background streams live');
     const written: number[] = [];
     let seed = 11;
     const random = (n: number) => {

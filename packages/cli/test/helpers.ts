@@ -3,14 +3,11 @@
 // SQLite file that local mode opens too, and the no-build entry as a subprocess.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { type AppOptions, buildApp, type FastifyInstance } from '@dualstore/http';
-import { openSqliteStore, type SqliteStore } from '@dualstore/store-sqlite';
+import type { AppOptions } from '@dualstore/http';
+import { newTestDir, startServer, type TestServer } from '../../../test/helpers.js';
 import { run } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -98,43 +95,18 @@ export async function runCli(
 
 /** A fresh temp directory; `remove` deletes it. */
 export function tempDir(): { dir: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), 'dualstore-cli-'));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return newTestDir('dualstore-cli-');
 }
 
-export interface SharedServer {
-  /** `http://127.0.0.1:<port>` */
-  url: string;
+export interface SharedServer extends TestServer {
   /** The SQLite file the server uses; local mode opens it too. */
   db: string;
-  app: FastifyInstance;
-  store: SqliteStore;
-  close(): Promise<void>;
 }
 
-/** A real server on an ephemeral loopback port over a SQLite file in a temp directory. */
+/** A real server (the repository's shared test server) whose SQLite file local mode opens too. */
 export async function startSharedServer(appOptions: Omit<AppOptions, 'store'> = {}): Promise<SharedServer> {
-  const { dir, remove } = tempDir();
-  const db = join(dir, 'db.sqlite');
-  const store = await openSqliteStore({ path: db });
-  const app = await buildApp({ ...appOptions, store });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  let closed: Promise<void> | undefined;
-  return {
-    url,
-    db,
-    app,
-    store,
-    close() {
-      closed ??= (async () => {
-        await app.close();
-        await store.close();
-        remove();
-      })();
-      return closed;
-    },
-  };
+  const server = await startServer(appOptions);
+  return { ...server, db: join(server.dir, 'db.sqlite') };
 }
 
 /** The no-build entry as a child process: what an agent's shell runs. */
