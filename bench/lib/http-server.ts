@@ -10,6 +10,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+// By file: the contract's index loads vitest.
+import { sampleDoc } from '../../packages/core/src/contract/sample-doc.js';
+import type { Doc, JsonObject } from '../../packages/core/src/index.js';
 
 export type ToServer = { type: 'stats' } | { type: 'reset' } | { type: 'gc' };
 export type FromServer =
@@ -28,31 +31,14 @@ export type FromServer =
 const [mode = 'dualstore', dbPath = '', durability = 'normal'] = process.argv.slice(2);
 
 /** A doc-shaped object, so the plain fan-out writes frames of the same size as DualStore's. */
-function fakeDoc(seq: number, body: { text?: string; metadata?: Record<string, unknown> }): Record<string, unknown> {
-  const now = new Date().toISOString();
-  return {
+function fakeDoc(seq: number, body: { text?: string; metadata?: JsonObject }): Doc {
+  return sampleDoc({
     id: `0196${seq.toString(16).padStart(28, '0')}`,
     seq,
-    collection: 'events',
     text: body.text ?? '',
-    timestamp: now,
+    timestamp: new Date().toISOString(),
     metadata: body.metadata ?? {},
-    topic: null,
-    source: null,
-    correlation_id: null,
-    parent_id: null,
-    status: 'pending',
-    attempts: 0,
-    max_attempts: 5,
-    claimed_by: null,
-    lease_expires_at: null,
-    available_at: null,
-    processed_at: null,
-    last_error: null,
-    mentions: [],
-    tool_calls: [],
-    version: 1,
-  };
+  });
 }
 
 async function startDualstore(): Promise<http.Server> {

@@ -10,35 +10,13 @@ import { join } from 'node:path';
 import { CONFIG_NAMES } from '@dualstore/http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT, run } from '../src/index.js';
+import { collector } from './helpers.js';
 
-/** A text sink that remembers what was written and wakes waiters on each write. */
-function collector() {
-  let text = '';
-  const waiters = new Set<() => void>();
-  return {
-    get text() {
-      return text;
-    },
-    write(chunk: string) {
-      text += chunk;
-      for (const waiter of [...waiters]) waiter();
-      return true;
-    },
-    /** Resolves with the first JSON line that has a `url` (the listening line). */
-    listeningUrl(): Promise<string> {
-      return new Promise((resolveUrl) => {
-        const check = () => {
-          const match = /"url":"(http:\/\/[^"]+)"/.exec(text);
-          if (match) {
-            waiters.delete(check);
-            resolveUrl(match[1]!);
-          }
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-  };
+/** Resolves with the first JSON line that has a `url` (the listening line) once it is written. */
+async function listeningUrl(sink: ReturnType<typeof collector>): Promise<string> {
+  const pattern = /"url":"(http:\/\/[^"]+)"/;
+  await sink.until((text) => pattern.test(text));
+  return pattern.exec(sink.text)?.[1] as string;
 }
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -115,7 +93,7 @@ describe('run', () => {
       env: {},
       signal: controller.signal,
     });
-    const url = await stdout.listeningUrl();
+    const url = await listeningUrl(stdout);
     const health = await fetch(`${url}/v1/health`);
     expect(health.status).toBe(200);
     controller.abort();
