@@ -46,10 +46,9 @@ function fastifyToError(error: FastifyError, request: FastifyRequest): DualStore
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new DualStoreError('payload_too_large', `the body is larger than ${request.routeOptions.bodyLimit} bytes`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new DualStoreError('unsupported_media_type', 'send the body as Content-Type: application/json');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
-        ? new DualStoreError('unsupported_media_type', 'send the body as Content-Type: application/json')
-        : new DualStoreError('validation_failed', 'the Content-Length does not match the body');
+      return new DualStoreError('validation_failed', 'the Content-Length does not match the body');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new DualStoreError('validation_failed', 'the body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

@@ -2,7 +2,7 @@
 // Renders every failure as RFC 9457 problem+json with a stable `code` from core's registry.
 // Only DualStoreError details reach a client; anything else becomes a generic 500 body.
 
-import { DualStoreError, ERROR_CODES, type ErrorCode, type FieldError, isDualStoreError } from '@dualstore/core';
+import { type DualStoreError, ERROR_CODES, type ErrorCode, type FieldError } from '@dualstore/core';
 import type { FastifyReply } from 'fastify';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -47,5 +47,3 @@ export function sendProblem(
   if (headers) reply.headers(headers);
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
-
-export { DualStoreError, isDualStoreError };
