@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import { atMost, type Row } from './lib/figures.js';
 import type { BenchContext, BenchReport } from './lib/report.js';
 import { percentile } from './lib/stats.js';
@@ -46,26 +46,26 @@ interface Config {
 const FULL: Config = { runs: 40, warmup: 3, referenceRuns: 5, probeRuns: 15 };
 const QUICK: Config = { runs: 15, warmup: 2, referenceRuns: 3, probeRuns: 7 };
 
+/** How both the CLI and the probe are bundled, so the probe's stages cost what the CLI's do. */
+const BUNDLE: BuildOptions = {
+  bundle: true,
+  splitting: true,
+  // Minified: V8 compiles ESM sources eagerly enough that parse/compile of the ~0.8 MB
+  // unminified zod + core + store chunk is the largest single cost of a push (profiled).
+  minify: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  conditions: ['@dualstore/source'],
+  // commander is CommonJS; its bundled `require('node:events')` needs a real `require` in ESM.
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'error',
+};
+
 /** Bundle the CLI into `dir` and make better-sqlite3 resolvable from there. Returns the entry file. */
 async function bundle(dir: string): Promise<string> {
   const outdir = path.join(dir, 'cli-bundle');
-  await build({
-    entryPoints: { main: CLI_MAIN },
-    bundle: true,
-    splitting: true,
-    // Minified: V8 compiles ESM sources eagerly enough that parse/compile of the ~0.8 MB
-    // unminified zod + core + store chunk is the largest single cost of a push (profiled).
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    conditions: ['@dualstore/source'],
-    outdir,
-    external: ['better-sqlite3', ...SERVER_ONLY],
-    // commander is CommonJS; its bundled `require('node:events')` needs a real `require` in ESM.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'error',
-  });
+  await build({ ...BUNDLE, entryPoints: { main: CLI_MAIN }, outdir, external: ['better-sqlite3', ...SERVER_ONLY] });
   const storeRequire = createRequire(path.join(root, 'packages/store-sqlite/package.json'));
   const sqliteDir = path.dirname(storeRequire.resolve('better-sqlite3/package.json'));
   mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
@@ -98,20 +98,12 @@ async function bundleProbe(dir: string): Promise<string> {
   writeFileSync(source, PROBE);
   const outdir = path.join(dir, 'cli-bundle');
   await build({
+    ...BUNDLE,
     entryPoints: { probe: source },
-    bundle: true,
-    splitting: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    conditions: ['@dualstore/source'],
     outdir,
     external: ['better-sqlite3'],
     // The probe sits outside the packages; resolve their dependencies from where they live.
     nodePaths: ['cli', 'core', 'store-sqlite'].map((name) => path.join(root, 'packages', name, 'node_modules')),
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'error',
   });
   return path.join(outdir, 'probe.js');
 }
