@@ -2,7 +2,7 @@
 // The doc model (DESIGN §2): the wire shape every store returns, and the input schemas every
 // entry point validates with. Inputs are strict: an unknown field is an error, never dropped.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { DualStoreError, type FieldError } from './errors.js';
 import { jsonDepth, MAX_DOC_BYTES, MAX_JSON_DEPTH, notPlainJson, utf8Length } from './limits.js';
 import { AGENT_NAME, DOC_ID, isDocId, TOPIC_NAME } from './names.js';

@@ -7,11 +7,17 @@ import type { JsonObject } from './doc.js';
 // An @ not preceded by a word character (so e-mail addresses do not count), then a name that
 // starts with a letter, digit or underscore.
 const MENTION = /(?<![\p{L}\p{N}_.@])@([\p{L}\p{N}_][\p{L}\p{N}_.-]{0,63})/gu;
+// The same pattern for text that is all ASCII, where \p{L} is [A-Za-z] and \p{N} is [0-9]. V8
+// compiles a \p{…} class into a large automaton on first use (≈2 ms), a cost every short-lived
+// CLI process would pay for the usual plain-ASCII text.
+const MENTION_ASCII = /(?<![A-Za-z0-9_.@])@([A-Za-z0-9_][A-Za-z0-9_.-]{0,63})/g;
+const ALL_ASCII = /^[\x00-\x7f]*$/;
 
 /** `@alice`, `@Bob.smith` → `['alice', 'bob.smith']`; trailing punctuation is not part of a name. */
 export function extractMentions(text: string): string[] {
+  if (!text.includes('@')) return [];
   const names = new Set<string>();
-  for (const match of text.matchAll(MENTION)) {
+  for (const match of text.matchAll(ALL_ASCII.test(text) ? MENTION_ASCII : MENTION)) {
     const name = (match[1] as string).replace(/[.-]+$/, '').toLowerCase();
     if (name) names.add(name);
   }
@@ -52,6 +58,10 @@ export function extractToolCalls(text: string, metadata: JsonObject): string[] {
       if (fn !== null && typeof fn === 'object' && !Array.isArray(fn)) addTool(tools, fn.name);
     }
   }
-  for (const pattern of TOOL_IN_TEXT) for (const match of text.matchAll(pattern)) addTool(tools, match[1]);
+  // Both patterns need the letters "tool", which have no other case forms in Unicode's simple
+  // case folding, so a text without them skips the (costly to compile) Unicode patterns.
+  if (/tool/i.test(text)) {
+    for (const pattern of TOOL_IN_TEXT) for (const match of text.matchAll(pattern)) addTool(tools, match[1]);
+  }
   return [...tools];
 }
