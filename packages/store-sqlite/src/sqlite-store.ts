@@ -108,16 +108,21 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
     migrate(db);
     const now = options.now ?? Date.now;
     const createdAt = toIso(now());
-    const ensure = db.prepare(
-      'INSERT OR IGNORE INTO collections (name, max_attempts, retention_days, created_at) VALUES (?, ?, ?, ?)',
-    );
-    db.transaction(() => {
-      for (const name of options.collections ?? DEFAULT_COLLECTIONS) {
-        if (!isCollectionName(name))
-          throw new DualStoreError('invalid_name', `"${name}" is not a valid collection name`);
-        ensure.run(name, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETENTION_DAYS, createdAt);
-      }
-    }).immediate();
+    const wanted = options.collections ?? DEFAULT_COLLECTIONS;
+    for (const name of wanted) {
+      if (!isCollectionName(name)) throw new DualStoreError('invalid_name', `"${name}" is not a valid collection name`);
+    }
+    // Read first: a CLI process opens the file for every command, and taking the write lock just
+    // to find every collection already there would queue it behind a busy server's writes.
+    const existing = new Set(db.prepare('SELECT name FROM collections').pluck().all() as string[]);
+    if (wanted.some((name) => !existing.has(name))) {
+      const ensure = db.prepare(
+        'INSERT OR IGNORE INTO collections (name, max_attempts, retention_days, created_at) VALUES (?, ?, ?, ?)',
+      );
+      db.transaction(() => {
+        for (const name of wanted) ensure.run(name, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETENTION_DAYS, createdAt);
+      }).immediate();
+    }
     let search: SearchIndex | undefined;
     if (options.search !== false) {
       const searchOptions = typeof options.search === 'object' ? options.search : {};
