@@ -109,17 +109,19 @@ export async function startSharedServer(appOptions: Omit<AppOptions, 'store'> = 
   return { ...server, db: join(server.dir, 'db.sqlite') };
 }
 
-/** The no-build entry as a child process: what an agent's shell runs. */
-export function spawnCli(
-  argv: string[],
-  env: Record<string, string> = {},
-  extraNodeArgs: string[] = [],
-): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@dualstore/source', '--import', 'tsx', ...extraNodeArgs, MAIN, ...argv],
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: 'pipe' },
-  );
+/** A CLI process as an agent's shell starts it, with its output collected. */
+export interface CliProcess {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+}
+
+/** `node <args>` from the repository root (where `tsx` and the source condition resolve). */
+function spawnNode(args: string[], env: Record<string, string>): CliProcess {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: 'pipe',
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
@@ -133,4 +135,19 @@ export function spawnCli(
     child.once('close', (code) => resolveDone(parseResult(code ?? -1, stdout, stderr)));
   });
   return { child, done };
+}
+
+/** The no-build entry as a child process (the TypeScript sources through tsx). */
+export function spawnCli(argv: string[], env: Record<string, string> = {}, extraNodeArgs: string[] = []): CliProcess {
+  return spawnNode(['--conditions=@dualstore/source', '--import', 'tsx', ...extraNodeArgs, MAIN, ...argv], env);
+}
+
+/** An installed bin (scripts/bundle.ts `installCli`) as a child process. */
+export function spawnBin(
+  bin: string,
+  argv: string[],
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): CliProcess {
+  return spawnNode([...nodeArgs, bin, ...argv], env);
 }
