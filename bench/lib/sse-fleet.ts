@@ -1,158 +1,192 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// Many SSE subscribers in one process for `pnpm bench http`. Each is a plain HTTP request whose
-// body is scanned as bytes for the publisher's send time (`"bench_sent":<ms>`), so the client
-// spends as little CPU per event as possible and the figures reflect the server.
+// Many SSE subscribers for `pnpm bench http`: a small C program (sse-fleet.c, compiled with the
+// system's `cc` on first use) holds the streams in one epoll loop and scans their bytes for the
+// publisher's send time, on the clock both sides share (shared-clock.ts). A Node client spent as
+// much CPU per delivered event as the server under test; on two shared cores that measured the
+// load generator (see docs/decisions.md).
 
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { sharedNow } from './shared-clock.js';
 
-const MARKER = Buffer.from('"bench_sent":');
-const FRAME_END = Buffer.from('\n\n');
-/** Connections opened at once while building the fleet (keeps the accept queue from overflowing). */
-const OPEN_BATCH = 250;
+const SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sse-fleet.c');
 
-class Subscriber {
-  pending: Buffer | undefined;
-  constructor(
-    readonly request: http.ClientRequest,
-    readonly fleet: SseFleet,
-  ) {}
+let workDir: string | undefined;
+let binary: string | undefined;
 
-  onData(chunk: Buffer): void {
-    const data = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    const end = data.lastIndexOf(FRAME_END);
-    if (end < 0) {
-      this.pending = data;
-      return;
+/** Compile the fleet once per bench process; its directory also holds the latency files. */
+function fleetBinary(): { binary: string; dir: string } {
+  if (binary === undefined || workDir === undefined) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dualstore-sse-fleet-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const out = path.join(dir, 'sse-fleet');
+    try {
+      execFileSync('cc', ['-O2', '-o', out, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch (error) {
+      throw new Error(`cannot compile bench/lib/sse-fleet.c with cc (apt-get install gcc): ${String(error)}`);
     }
-    this.pending = end + 2 < data.length ? Buffer.from(data.subarray(end + 2)) : undefined;
-    const now = performance.now();
-    let at = data.indexOf(MARKER);
-    while (at >= 0 && at < end) {
-      const start = at + MARKER.length;
-      let stop = start;
-      while (stop < data.length) {
-        const byte = data[stop] as number;
-        if ((byte < 48 || byte > 57) && byte !== 46) break;
-        stop += 1;
-      }
-      this.fleet.record(now - Number(data.toString('latin1', start, stop)));
-      at = data.indexOf(MARKER, stop);
-    }
+    workDir = dir;
+    binary = out;
   }
+  return { binary, dir: workDir };
 }
 
+let fleets = 0;
+
 export class SseFleet {
-  readonly #subscribers: Subscriber[] = [];
-  #latencies: number[] = [];
-  #recording = false;
-  delivered = 0;
-  disconnected = 0;
+  readonly #child: ChildProcess;
+  readonly #lines: Interface;
+  readonly #latencyFile: string;
+  readonly #waiting: Array<(line: string) => void> = [];
 
   private constructor(
-    readonly port: number,
-    readonly path: string,
-  ) {}
+    readonly size: number,
+    child: ChildProcess,
+    latencyFile: string,
+  ) {
+    this.#child = child;
+    this.#latencyFile = latencyFile;
+    this.#lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    this.#lines.on('line', (line) => this.#waiting.shift()?.(line));
+  }
 
-  /** Open `count` streams and wait until every one has its 200 response headers. */
-  static async open(port: number, count: number, path = '/v1/events/stream'): Promise<SseFleet> {
-    const fleet = new SseFleet(port, path);
-    for (let opened = 0; opened < count; opened += OPEN_BATCH) {
-      const batch = Math.min(OPEN_BATCH, count - opened);
-      await Promise.all(Array.from({ length: batch }, () => fleet.#openOne()));
+  /** Open `count` streams; resolves once every one has its 200 response. */
+  static async open(port: number, count: number, streamPath = '/v1/events/stream'): Promise<SseFleet> {
+    const { binary, dir } = fleetBinary();
+    const latencyFile = path.join(dir, `latencies-${process.pid}-${fleets++}.f64`);
+    const child = spawn(binary, [String(port), streamPath, String(count), latencyFile], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const fleet = new SseFleet(count, child, latencyFile);
+    const opened = await fleet.#next();
+    if (opened !== 'opened') {
+      fleet.close();
+      throw new Error(`the SSE fleet could not open ${count} streams: ${opened}`);
     }
     return fleet;
   }
 
-  #openOne(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const request = http.get({ host: '127.0.0.1', port: this.port, path: this.path, agent: false }, (response) => {
-        if (response.statusCode !== 200) {
-          reject(new Error(`stream answered ${response.statusCode}`));
-          response.resume();
-          return;
-        }
-        const subscriber = new Subscriber(request, this);
-        this.#subscribers.push(subscriber);
-        response.on('data', (chunk: Buffer) => subscriber.onData(chunk));
-        response.on('close', () => {
-          this.disconnected += 1;
-        });
-        resolve();
-      });
-      request.on('error', (error) => {
-        if (!this.#closing) reject(error);
+  /** The fleet's next answer line (or why there will be none). */
+  #next(): Promise<string> {
+    return new Promise((resolve) => {
+      const onExit = (code: number | null) => resolve(`failed: the fleet exited with code ${code}`);
+      this.#child.once('exit', onExit);
+      this.#waiting.push((line) => {
+        this.#child.off('exit', onExit);
+        resolve(line);
       });
     });
   }
 
-  #closing = false;
-
-  get size(): number {
-    return this.#subscribers.length;
+  #ask(command: string): Promise<string[]> {
+    const answer = this.#next();
+    this.#child.stdin?.write(`${command}\n`);
+    return answer.then((line) => {
+      if (line.startsWith('failed')) throw new Error(`the SSE fleet ${line}`);
+      return line.split(' ').slice(1);
+    });
   }
 
-  record(latencyMs: number): void {
-    this.delivered += 1;
-    if (this.#recording) this.#latencies.push(latencyMs);
-  }
-
-  /** Start collecting latencies (events before this were warm-up). */
+  /** Start collecting latencies and counting deliveries (events before this were warm-up). */
   startRecording(): void {
-    this.#latencies = [];
-    this.delivered = 0;
-    this.#recording = true;
+    this.#child.stdin?.write('record\n');
   }
 
-  stopRecording(): number[] {
-    this.#recording = false;
-    return this.#latencies;
+  /** Events delivered since startRecording, and streams the server dropped. */
+  async delivered(): Promise<{ delivered: number; disconnected: number }> {
+    const [delivered, disconnected] = (await this.#ask('delivered')).map(Number);
+    return { delivered: delivered as number, disconnected: disconnected as number };
   }
 
+  /** Stop recording: every latency sample (ms), the delivery counts and the fleet's own CPU time. */
+  async collect(): Promise<{ latencies: Float64Array; delivered: number; disconnected: number; cpuUs: number }> {
+    const [, delivered, disconnected, cpuUs] = (await this.#ask('collect')).map(Number);
+    const bytes = readFileSync(this.#latencyFile);
+    // Copied out: a Float64Array view needs an 8-byte-aligned offset, which a pooled Buffer may lack.
+    const latencies = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    rmSync(this.#latencyFile, { force: true });
+    return {
+      latencies,
+      delivered: delivered as number,
+      disconnected: disconnected as number,
+      cpuUs: cpuUs as number,
+    };
+  }
+
+  /** Close every stream and end the fleet. */
   close(): void {
-    this.#closing = true;
-    for (const subscriber of this.#subscribers) subscriber.request.destroy();
-    this.#subscribers.length = 0;
+    this.#lines.close();
+    if (this.#child.exitCode === null) {
+      this.#child.stdin?.end('close\n');
+      setTimeout(() => this.#child.kill(), 2000).unref();
+    }
   }
 }
 
-/** POST `rate` docs per second for `seconds`, each carrying its send time; resolves when all are answered. */
+/** One POST over a kept-alive connection; resolves with the status (0 when the request failed). */
+function post(agent: http.Agent, port: number, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const request = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v1/events',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('error', () => resolve(0));
+    request.end(body);
+  });
+}
+
+/**
+ * POST `rate` docs per second for `seconds`, each carrying its send time; resolves when all are
+ * answered. node:http with a keep-alive agent: `fetch` cost the publisher ~3 ms of CPU per
+ * request here, a third of a core taken from the server at 100 requests a second.
+ */
 export async function publish(port: number, rate: number, seconds: number): Promise<{ sent: number; failed: number }> {
   const total = Math.round(rate * seconds);
   const interval = 1000 / rate;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   const start = performance.now();
   let failed = 0;
   const inflight: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + i * interval;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    const body = JSON.stringify({
-      text: `bench event ${i} about deploys and builds`,
-      metadata: { bench_sent: performance.now(), i },
-    });
-    inflight.push(
-      fetch(`http://127.0.0.1:${port}/v1/events`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      }).then(
-        async (response) => {
-          await response.arrayBuffer();
-          if (response.status !== 201) failed += 1;
-        },
-        () => {
-          failed += 1;
-        },
-      ),
-    );
+  try {
+    for (let i = 0; i < total; i++) {
+      const due = start + i * interval;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const body = JSON.stringify({
+        text: `bench event ${i} about deploys and builds`,
+        metadata: { bench_sent: sharedNow(), i },
+      });
+      inflight.push(
+        post(agent, port, body).then((status) => {
+          if (status !== 201) failed += 1;
+        }),
+      );
+    }
+    await Promise.all(inflight);
+  } finally {
+    agent.destroy();
   }
-  await Promise.all(inflight);
   return { sent: total, failed };
 }
 
 /** p50 / p99 / max of a large sample without spreading it into Math.max. */
-export function latencySummary(samples: readonly number[]): { p50: number; p99: number; max: number; count: number } {
+export function latencySummary(samples: ArrayLike<number>): { p50: number; p99: number; max: number; count: number } {
   if (samples.length === 0) return { p50: Number.NaN, p99: Number.NaN, max: Number.NaN, count: 0 };
   const sorted = Float64Array.from(samples).sort();
   const at = (p: number) =>
