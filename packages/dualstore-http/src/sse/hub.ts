@@ -39,8 +39,10 @@ export interface SseHubOptions {
   maxBufferedBytes: number;
   /**
    * Subscribers written per event-loop task during a fan-out. One socket write costs ~5–8 µs, so
-   * 1,000 subscribers in one go would hold the loop ~7 ms per event; slices of 256 keep each task
-   * near 2 ms and let requests (and the next insert) interleave. Defaults to 256.
+   * 1,000 subscribers in one go would hold the loop ~7 ms per event; slices of 64 keep each task
+   * under 0.5 ms and let requests (and the next insert) interleave. Defaults to 64: against 256,
+   * event-loop delay p99 with 1,000 streams at 100 events/s fell from 10–14 ms to 4–5 ms with no
+   * measurable cost in delivery latency or CPU (bench http's fan-out, several runs each).
    */
   fanoutSlice?: number;
   /** Told about store failures that ended streams. */
@@ -183,7 +185,7 @@ export class SseHub implements StreamHost {
     this.maxBufferedBytes = options.maxBufferedBytes;
     this.#heartbeatMs = options.heartbeatMs;
     this.#maxPerClient = options.maxPerClient;
-    this.#fanoutSlice = Math.max(1, options.fanoutSlice ?? 256);
+    this.#fanoutSlice = Math.max(1, options.fanoutSlice ?? 64);
     this.#onError = options.onError;
   }
 
