@@ -390,7 +390,10 @@ async function prefill(file: string, docs: number): Promise<void> {
 
 /** Resolves once the server's search index covers the whole feed (the prefill is indexed). */
 async function waitForIndex(port: number): Promise<void> {
+  const deadline = performance.now() + 5 * 60_000;
   for (;;) {
+    if (performance.now() > deadline)
+      throw new Error('the search index did not catch up with the prefill in 5 minutes');
     const response = await fetch(`http://127.0.0.1:${port}/v1/events/search?q=zzzz&k=1&wait_for=${SOAK_PREFILL_DOCS}`);
     const body = (await response.json()) as { indexed_through?: number };
     if ((body.indexed_through ?? 0) >= SOAK_PREFILL_DOCS) return;
@@ -479,7 +482,7 @@ export async function run({ quick, dir, log, soak: soakMode }: BenchContext): Pr
   }
   notes.push(
     'Servers run in child processes; the load generator (autocannon, the SSE fleet, the publisher) shares the 2 cores with them, for the ceilings as for DualStore.',
-    'SSE latency: the publisher stamps the time (performance.timeOrigin + performance.now(), comparable across processes) into each doc; the subscribers — raw sockets spread over 2 child processes, scanning bytes, no HTTP client — compute receive − send.',
+    'SSE latency: the publisher stamps the time (performance.timeOrigin + performance.now(), comparable across processes) into each doc; the subscribers — a C epoll client (bench/lib/sse-fleet.c) holding every stream on a raw socket and scanning the bytes — compute receive − send.',
   );
   return { rows, notes };
 }
