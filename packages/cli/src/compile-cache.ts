@@ -9,7 +9,7 @@
 // taken at compile time (as the v8-compile-cache package does) saved a quarter as much here.
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -28,11 +28,17 @@ export function compileCacheDir(env: Env = process.env): string | undefined {
   return path.join(base, 'dualstore', 'compile-cache');
 }
 
-/** The cache file for this bundle build under this Node: a rebuilt bundle or another Node gets a new one. */
+const shortHash = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/**
+ * The cache file for this bundle build under this Node: `<bundle path>-<build and Node>.bin`, each
+ * part hashed. A rebuilt bundle or another Node gets a new file, and writing it removes the
+ * same bundle's older ones (writeCache), so upgrades do not pile caches up.
+ */
 export function cacheFileFor(bundle: string, dir: string): string {
   const { size, mtimeMs } = statSync(bundle);
-  const key = [bundle, size, mtimeMs, process.version, process.arch].join('\0');
-  return path.join(dir, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.bin`);
+  const build = [size, mtimeMs, process.version, process.arch].join('\0');
+  return path.join(dir, `${shortHash(bundle)}-${shortHash(build)}.bin`);
 }
 
 /** What happened to the cache on this run (for tests and the benchmark). */
@@ -98,6 +104,13 @@ export function writeCache(file: string, data: Buffer): void {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     writeFileSync(temporary, data, { mode: 0o600 });
     renameSync(temporary, file);
+    const name = path.basename(file);
+    const sameBundle = `${name.slice(0, name.indexOf('-') + 1)}`;
+    for (const other of readdirSync(path.dirname(file))) {
+      if (other !== name && other.startsWith(sameBundle) && other.endsWith('.bin')) {
+        rmSync(path.join(path.dirname(file), other), { force: true });
+      }
+    }
   } catch {
     // Read-only home, full disk: run without a cache.
   }

@@ -65,7 +65,7 @@ describe('the installed bin', () => {
     const { env, cacheDir } = sandbox('cache');
     expect((await cli(['push', 'c', '--body', 'one'], env)).code).toBe(EXIT.ok);
     const [file] = readdirSync(cacheDir);
-    expect(file).toMatch(/^[0-9a-f]{32}\.bin$/);
+    expect(file).toMatch(/^[0-9a-f]{16}-[0-9a-f]{16}\.bin$/);
     const cache = join(cacheDir, file as string);
     const written = readFileSync(cache);
     expect(written.length).toBeGreaterThan(10_000);

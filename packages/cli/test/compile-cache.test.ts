@@ -2,7 +2,7 @@
 // The code-cache loader in-process: where caches live, a key per bundle build, and a cache that
 // V8 accepts after it was written from a run, refuses when it is garbage.
 
-import { utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cacheFileFor, compileBundle, compileCacheDir, runCompiled, writeCache } from '../src/compile-cache.js';
@@ -49,6 +49,25 @@ describe('cacheFileFor', () => {
     const sized = cacheFileFor(bundle, '/cache');
     utimesSync(bundle, new Date(2020, 0, 1), new Date(2020, 0, 1));
     expect(cacheFileFor(bundle, '/cache')).not.toBe(sized);
+  });
+});
+
+describe('writeCache', () => {
+  it("replaces the same bundle's caches of older builds and leaves other bundles' alone", () => {
+    const dir = scratch();
+    const cacheDir = join(dir, 'cache');
+    const bundle = writeBundle(dir, 'one');
+    const oldBuild = cacheFileFor(bundle, cacheDir);
+    writeCache(oldBuild, Buffer.from('old'));
+    const otherBundle = join(cacheDir, '0123456789abcdef-0123456789abcdef.bin');
+    writeFileSync(otherBundle, 'another install');
+    writeBundle(dir, 'one, rebuilt');
+    const newBuild = cacheFileFor(bundle, cacheDir);
+    expect(newBuild).not.toBe(oldBuild);
+    writeCache(newBuild, Buffer.from('new'));
+    expect(readdirSync(cacheDir).sort()).toEqual(
+      [newBuild, otherBundle].map((file) => file.slice(cacheDir.length + 1)).sort(),
+    );
   });
 });
 
