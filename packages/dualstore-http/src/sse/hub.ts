@@ -38,13 +38,10 @@ export interface SseHubOptions {
   /** Unsent bytes a live stream may queue before it is dropped. */
   maxBufferedBytes: number;
   /**
-   * Subscribers written per event-loop task during a fan-out. One socket write costs ~5–8 µs, so
-   * 1,000 subscribers in one go would hold the loop ~7 ms per event; slices of 64 keep each task
-   * under 0.5 ms and let requests (and the next insert) interleave. Defaults to 64: against 256,
-   * event-loop delay p99 with 1,000 streams at 100 events/s fell from 10–14 ms to 4–5 ms with no
-   * measurable cost in delivery latency or CPU (bench http's fan-out, several runs each).
+   * Subscribers written per event-loop task during a fan-out before yielding, so requests (and
+   * the next insert) interleave with a large fan-out (the app's default and why: context.ts).
    */
-  fanoutSlice?: number;
+  fanoutSlice: number;
   /** Told about store failures that ended streams. */
   onError(error: unknown): void;
 }
@@ -153,7 +150,7 @@ function join(changes: readonly Change[], frame: (change: Change) => Buffer): Bu
  * Owns every open stream of one server.
  *
  * @example
- * const hub = new SseHub({ store, heartbeatMs: 15_000, maxPerClient: 10, maxBufferedBytes: 1 << 20, onError });
+ * const hub = new SseHub({ store, heartbeatMs: 15_000, maxPerClient: 10, maxBufferedBytes: 1 << 20, fanoutSlice: 64, onError });
  * hub.open(reply.raw, { cursor, query, clientKey }); // after the response headers went out
  */
 export class SseHub implements StreamHost {
@@ -185,7 +182,7 @@ export class SseHub implements StreamHost {
     this.maxBufferedBytes = options.maxBufferedBytes;
     this.#heartbeatMs = options.heartbeatMs;
     this.#maxPerClient = options.maxPerClient;
-    this.#fanoutSlice = Math.max(1, options.fanoutSlice ?? 64);
+    this.#fanoutSlice = Math.max(1, options.fanoutSlice);
     this.#onError = options.onError;
   }
 

@@ -20,7 +20,7 @@ declare module 'fastify' {
  * Create the app's SSE hub and register `GET /v1/:c/stream` and `GET /v1/stream`.
  *
  * Options come from `app.dualstore.options`: `heartbeatMs`, `sseMaxPerClient`,
- * `sseMaxBufferedBytes`.
+ * `sseMaxBufferedBytes`, `sseFanoutSlice`.
  */
 export function registerStreamRoutes(app: FastifyInstance): void {
   const { store, options } = app.dualstore;
