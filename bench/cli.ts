@@ -66,8 +66,9 @@ export async function run(context: BenchContext): Promise<BenchReport> {
   const config = context.quick ? QUICK : FULL;
   const rows: Row[] = [];
   const notes: string[] = [];
-  const bin = await installCli(path.join(context.dir, 'cli'));
-  context.log(`built the CLI package into ${path.dirname(path.dirname(bin))}`);
+  const installDir = path.join(context.dir, 'cli');
+  const bin = await installCli(installDir);
+  context.log(`built the CLI package into ${installDir}`);
   const db = path.join(context.dir, 'bench.sqlite');
   const env = {
     PATH: process.env.PATH ?? '',
@@ -76,7 +77,7 @@ export async function run(context: BenchContext): Promise<BenchReport> {
     DUALSTORE_DB: db,
   };
   const uncached = { ...env, NODE_DISABLE_COMPILE_CACHE: '1' };
-  const floorScript = path.join(path.dirname(path.dirname(bin)), 'floor.cjs');
+  const floorScript = path.join(installDir, 'floor.cjs');
   writeFileSync(floorScript, FLOOR_SCRIPT);
   const floorEnv = { ...env, FLOOR_DB: path.join(context.dir, 'floor.sqlite') };
   const nodeArgs = ['-e', '0'];

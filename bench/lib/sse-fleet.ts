@@ -17,24 +17,22 @@ import { sharedNow } from './shared-clock.js';
 
 const SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sse-fleet.c');
 
-let workDir: string | undefined;
-let binary: string | undefined;
+let compiled: { binary: string; dir: string } | undefined;
 
 /** Compile the fleet once per bench process; its directory also holds the latency files. */
 function fleetBinary(): { binary: string; dir: string } {
-  if (binary === undefined || workDir === undefined) {
+  if (compiled === undefined) {
     const dir = mkdtempSync(path.join(tmpdir(), 'dualstore-sse-fleet-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const out = path.join(dir, 'sse-fleet');
+    const binary = path.join(dir, 'sse-fleet');
     try {
-      execFileSync('cc', ['-O2', '-o', out, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('cc', ['-O2', '-o', binary, SOURCE], { stdio: ['ignore', 'ignore', 'pipe'] });
     } catch (error) {
       throw new Error(`cannot compile bench/lib/sse-fleet.c with cc (apt-get install gcc): ${String(error)}`);
     }
-    workDir = dir;
-    binary = out;
+    compiled = { binary, dir };
   }
-  return { binary, dir: workDir };
+  return compiled;
 }
 
 let fleets = 0;
@@ -45,11 +43,7 @@ export class SseFleet {
   readonly #latencyFile: string;
   readonly #waiting: Array<(line: string) => void> = [];
 
-  private constructor(
-    readonly size: number,
-    child: ChildProcess,
-    latencyFile: string,
-  ) {
+  private constructor(child: ChildProcess, latencyFile: string) {
     this.#child = child;
     this.#latencyFile = latencyFile;
     this.#lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
@@ -63,7 +57,7 @@ export class SseFleet {
     const child = spawn(binary, [String(port), streamPath, String(count), latencyFile], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    const fleet = new SseFleet(count, child, latencyFile);
+    const fleet = new SseFleet(child, latencyFile);
     const opened = await fleet.#next();
     if (opened !== 'opened') {
       fleet.close();

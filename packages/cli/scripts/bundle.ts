@@ -66,19 +66,16 @@ const lazyChildProcess: Plugin = {
   },
 };
 
-export interface CliBundle {
-  /** What the bin requires. */
-  launcher: string;
-  /** The bundle itself. */
-  bundle: string;
-}
-
-/** Build the launcher, the CLI bundle and the search workers into `outdir`. */
-export async function bundleCli(outdir: string = path.join(packageDir, 'dist')): Promise<CliBundle> {
-  const launcher = path.join(outdir, 'launch.cjs');
+/** Build the launcher, the CLI bundle and the search workers into `outdir`; returns the bundle. */
+export async function bundleCli(outdir: string = path.join(packageDir, 'dist')): Promise<string> {
   const bundle = path.join(outdir, 'dualstore.cjs');
   await Promise.all([
-    build({ ...COMMON, format: 'cjs', entryPoints: [path.join(packageDir, 'src/launch.ts')], outfile: launcher }),
+    build({
+      ...COMMON,
+      format: 'cjs',
+      entryPoints: [path.join(packageDir, 'src/launch.ts')],
+      outfile: path.join(outdir, 'launch.cjs'),
+    }),
     build({
       ...COMMON,
       format: 'cjs',
@@ -101,7 +98,7 @@ export async function bundleCli(outdir: string = path.join(packageDir, 'dist')):
       external: ['better-sqlite3'],
     }),
   ]);
-  return { launcher, bundle };
+  return bundle;
 }
 
 /**
@@ -124,6 +121,6 @@ export async function installCli(dir: string): Promise<string> {
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const outdir = process.argv[2] === undefined ? undefined : path.resolve(process.argv[2]);
-  const { bundle } = await bundleCli(outdir);
+  const bundle = await bundleCli(outdir);
   process.stdout.write(`bundled ${path.relative(process.cwd(), bundle)}\n`);
 }

@@ -41,9 +41,6 @@ export function cacheFileFor(bundle: string, dir: string): string {
   return path.join(dir, `${shortHash(bundle)}-${shortHash(build)}.bin`);
 }
 
-/** What happened to the cache on this run (for tests and the benchmark). */
-export type CacheOutcome = 'used' | 'written' | 'native' | 'off';
-
 type EnableCompileCache = (dir: string) => unknown;
 
 /** A bundle compiled with the cache in `cacheFile`, when V8 accepted it. */
@@ -77,38 +74,39 @@ export function runCompiled(script: Script, bundle: string): void {
 }
 
 /** Load and run a CommonJS bundle, with a code cache when one can be kept. */
-export function runBundle(bundle: string, env: Env = process.env): CacheOutcome {
+export function runBundle(bundle: string, env: Env = process.env): void {
   const dir = compileCacheDir(env);
   if (dir === undefined) {
     createRequire(bundle)(bundle);
-    return 'off';
+    return;
   }
   const enableCompileCache = (Module as unknown as { enableCompileCache?: EnableCompileCache }).enableCompileCache;
   if (enableCompileCache) {
     enableCompileCache(dir);
     createRequire(bundle)(bundle);
-    return 'native';
+    return;
   }
   const cacheFile = cacheFileFor(bundle, dir);
   const { script, stale } = compileBundle(bundle, cacheFile);
   // At exit, so the cache also holds what the command compiled lazily.
   if (stale) process.once('exit', () => writeCache(cacheFile, script.createCachedData()));
   runCompiled(script, bundle);
-  return stale ? 'written' : 'used';
 }
 
 /** Write atomically (another process may be reading it); a cache that cannot be written is only a slower next start. */
 export function writeCache(file: string, data: Buffer): void {
   const temporary = `${file}.${process.pid}.tmp`;
+  const dir = path.dirname(file);
+  const name = path.basename(file);
+  // `<bundle path hash>-`: the caches of this install's other builds.
+  const sameBundle = name.slice(0, name.indexOf('-') + 1);
   try {
-    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(temporary, data, { mode: 0o600 });
     renameSync(temporary, file);
-    const name = path.basename(file);
-    const sameBundle = `${name.slice(0, name.indexOf('-') + 1)}`;
-    for (const other of readdirSync(path.dirname(file))) {
+    for (const other of readdirSync(dir)) {
       if (other !== name && other.startsWith(sameBundle) && other.endsWith('.bin')) {
-        rmSync(path.join(path.dirname(file), other), { force: true });
+        rmSync(path.join(dir, other), { force: true });
       }
     }
   } catch {
