@@ -196,6 +196,8 @@ interface FanoutResult {
   p99: number;
   /** Server CPU µs per delivered event. */
   cpuPerEventUs: number;
+  /** The subscriber fleet's own CPU µs per delivered event (what the load generator costs). */
+  fleetCpuPerEventUs: number;
   delivered: number;
   expected: number;
   disconnected: number;
@@ -220,12 +222,13 @@ async function fanout(
       await new Promise((r) => setTimeout(r, 50));
     }
     const stats = await server.stats();
-    const { latencies, delivered, disconnected } = await fleet.collect();
+    const { latencies, delivered, disconnected, cpuUs: fleetCpuUs } = await fleet.collect();
     const summary = latencySummary(latencies);
     return {
       p50: summary.p50,
       p99: summary.p99,
       cpuPerEventUs: stats.cpuUs / Math.max(1, delivered),
+      fleetCpuPerEventUs: fleetCpuUs / Math.max(1, delivered),
       delivered,
       expected,
       disconnected,
@@ -254,7 +257,8 @@ async function measureFanout(config: Config, dir: string, log: (m: string) => vo
     }
     log(
       `fanout ${subscribers}×${rate}/s: p99 ${ours.p99.toFixed(1)} ms (plain ${plain.p99.toFixed(1)}), ` +
-        `cpu ${ours.cpuPerEventUs.toFixed(2)} µs/event (plain ${plain.cpuPerEventUs.toFixed(2)})`,
+        `cpu ${ours.cpuPerEventUs.toFixed(2)} µs/event (plain ${plain.cpuPerEventUs.toFixed(2)}; ` +
+        `subscriber fleet ${ours.fleetCpuPerEventUs.toFixed(2)})`,
     );
     const complete = ours.delivered >= ours.expected ? '' : `, only ${ours.delivered}/${ours.expected} delivered`;
     const target = subscribers === 1000 ? atMost(25) : subscribers === 5000 ? atMost(100) : undefined;
