@@ -2,8 +2,8 @@
 // The SSE subscriber fleet of `pnpm bench http` (driven by sse-fleet.ts): holds thousands of
 // streams on non-blocking sockets in one epoll loop and scans their bytes for the publisher's
 // send time (`"bench_sent":<ms since the epoch>`). At 100,000 deliveries a second a Node client
-// spent ~6 µs of CPU per read, as much as the server under test on the same two cores; this one
-// spends ~1 µs, so the figures describe the server rather than the load generator.
+// spent ~7 µs of CPU per delivered event, as much as the server under test on the same two
+// cores; this one spends 4–5 µs, most of it in the kernel's socket reads (the bench logs it).
 //
 // Usage: sse-fleet <port> <path> <count> <latency-file>
 // Commands on stdin, one per line; answers on stdout, one line each:
