@@ -130,12 +130,21 @@ export function registerAuth(app: FastifyInstance): void {
   app.decorateRequest('tokenHash', undefined);
 
   // Tokens are revoked, never deleted, so once one exists auth stays on: remember that instead of
-  // asking the store on every request. Until then every request asks, so a token the CLI just
-  // created ends open mode at once.
+  // asking the store on every request. Until then the store is asked once per event-loop turn,
+  // so a token the CLI just created ends open mode for the next request: the requests that share
+  // an answer were already waiting on their sockets when the turn began. (Asked per request, the
+  // read cost ~5 µs: 6% of the server's time under 50 inserting connections, measured.)
   let tokensExist = false;
+  let askedThisTurn: Promise<boolean> | undefined;
   async function authRequired(): Promise<boolean> {
     if (rootDigest !== undefined || tokensExist) return true;
-    tokensExist = await store.hasTokens();
+    if (askedThisTurn === undefined) {
+      askedThisTurn = store.hasTokens();
+      setImmediate(() => {
+        askedThisTurn = undefined;
+      });
+    }
+    tokensExist = await askedThisTurn;
     return tokensExist;
   }
 
