@@ -128,12 +128,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
       const searchOptions = typeof options.search === 'object' ? options.search : {};
       // Loaded only when wanted: a short-lived CLI `push` opens the store without search and
       // should not pay for loading (or starting) the index workers.
-      const { SearchIndex } = await import('./search/search-index.js');
+      const { SearchIndex, MAIN_AUTOCHECKPOINT_PAGES } = await import('./search/search-index.js');
       search = await SearchIndex.open({
         dbPath: options.path,
         indexPath: searchOptions.indexPath ?? `${options.path}-search`,
         ...(searchOptions.hotTierSize === undefined ? {} : { hotTierSize: searchOptions.hotTierSize }),
       });
+      // The indexer thread checkpoints the WAL from now on; this connection only as a backstop.
+      db.pragma(`wal_autocheckpoint = ${MAIN_AUTOCHECKPOINT_PAGES}`);
     }
     return new SqliteStore(db, { now, search, pollIntervalMs: options.pollIntervalMs ?? 100 });
   } catch (error) {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openConnection } from '../src/connection.js';
 import { openSqliteStore, SCHEMA_VERSION, type SqliteStore } from '../src/index.js';
 import { migrate } from '../src/migrations.js';
+import { MAIN_AUTOCHECKPOINT_PAGES } from '../src/search/wal-checkpointer.js';
 import { newTestDb } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -39,6 +40,14 @@ describe('SQLite store', () => {
     expect(store.database.pragma('busy_timeout', { simple: true })).toBe(5000);
     const { store: full } = await open({ durability: 'full' });
     expect(full.database.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('checkpoints the WAL itself only as a backstop while the indexer thread does it', async () => {
+    const { store: plain } = await open();
+    expect(plain.database.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    const { store: searching } = await open({ search: true });
+    expect(searching.database.pragma('wal_autocheckpoint', { simple: true })).toBe(MAIN_AUTOCHECKPOINT_PAGES);
+    expect(MAIN_AUTOCHECKPOINT_PAGES).toBeGreaterThan(1000);
   });
 
   it('records its schema version and refuses a file from a newer DualStore', async () => {

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Worker thread that runs the Indexer (DESIGN §3a.3): batches until caught up, then waits for a
-// `notify` from the main thread or POLL_MS, whichever comes first. The poll is what picks up
+// `notify` from the main thread or `pollMs`, whichever comes first. The poll is what picks up
 // commits by another process (the CLI) on the same main file, which never notify us.
 // An uncaught error ends the thread; the main thread sees it and restarts the worker.
 
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { Indexer, type StepResult } from './indexer.js';
-import { type FromIndexer, type IndexerOptions, type ToIndexer, toPlainError } from './protocol.js';
-
-/** Fallback check of the feed when no notification came (DESIGN §3: within 250 ms). */
-const POLL_MS = 250;
+import { type FromIndexer, type IndexerWorkerData, type ToIndexer, toPlainError } from './protocol.js';
+import { isBusy } from './sqlite-busy.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 if (parentPort === null) throw new Error('indexer-worker.ts must run in a worker thread');
 const port: MessagePort = parentPort;
@@ -27,7 +26,11 @@ async function run(): Promise<void> {
   let dirty = false;
   let wake: (() => void) | undefined;
 
-  const indexer = new Indexer(workerData as IndexerOptions);
+  const data = workerData as IndexerWorkerData;
+  const indexer = new Indexer(data);
+  // Woken by the store's commits anyway, this thread also keeps their checkpoints off the event
+  // loop (wal-checkpointer.ts).
+  const checkpointer = new WalCheckpointer(data.dbPath);
   port.on('message', (message: ToIndexer) => {
     if (message.type === 'close') closing = true;
     else if (message.type === 'rebuild') indexer.requestRebuild(message.id);
@@ -38,6 +41,11 @@ async function run(): Promise<void> {
   let reported = indexer.indexedThrough;
   post({ type: 'ready', indexedThrough: reported });
 
+  // The wake-up flag (IndexerWorkerData.readPending) is 1 while a feed read is still ahead: the
+  // store posts `notify` only when it finds 0. While reads keep finding work the indexer reads
+  // again anyway, so it leaves the flag set and a busy store posts nothing. Only a read that
+  // found nothing clears it, and one more read follows the clear, so a commit made after the
+  // last read is either in that read or sees 0 and posts.
   while (!closing) {
     dirty = false;
     let result: StepResult;
@@ -48,19 +56,22 @@ async function run(): Promise<void> {
       if (!isBusy(error)) throw error;
       result = { indexedThrough: reported, more: false, rebuilt: [] };
     }
+    const moved = result.indexedThrough !== reported;
     if (result.rebuilt.length > 0) {
       reported = result.indexedThrough;
       post({ type: 'rebuilt', ids: result.rebuilt, indexedThrough: reported });
-    } else if (result.indexedThrough !== reported) {
+    } else if (moved) {
       reported = result.indexedThrough;
       post({ type: 'progress', indexedThrough: reported });
     }
-    if (result.more) {
-      // Let notify/rebuild/close messages in between batches.
+    // After the progress report: a checkpoint's syncs must not delay search visibility.
+    checkpointer.maybeCheckpoint();
+    if (result.more || moved || Atomics.exchange(data.readPending, 0, 0) === 1) {
+      // More to do, or maybe: read again, letting notify/rebuild/close messages in first.
       await new Promise<void>((resolve) => setImmediate(resolve));
     } else if (!dirty && !closing) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, POLL_MS);
+        const timer = setTimeout(done, data.pollMs);
         function done(): void {
           clearTimeout(timer);
           wake = undefined;
@@ -71,11 +82,7 @@ async function run(): Promise<void> {
     }
   }
 
+  checkpointer.close();
   indexer.close();
   process.exit(0);
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
 }

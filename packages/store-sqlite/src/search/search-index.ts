@@ -10,7 +10,7 @@ import { DualStoreError, MAX_SEARCH_WAIT_MS } from '@dualstore/core';
 import type {
   FromIndexer,
   FromSearcher,
-  IndexerOptions,
+  IndexerWorkerData,
   SearchAnswer,
   SearchRequest,
   ToIndexer,
@@ -19,6 +19,7 @@ import type {
 import { startWorker } from './worker-thread.js';
 
 export type { SearchRequest, SearchRowHit } from './protocol.js';
+export { MAIN_AUTOCHECKPOINT_PAGES } from './wal-checkpointer.js';
 
 export interface SearchIndexOptions {
   /** The main database file; the workers open it read-only. */
@@ -38,6 +39,11 @@ export interface SearchIndexOptions {
    */
   catchUpBatchSize?: number;
   /**
+   * How often the indexer looks at the feed when no `notify` came: what picks up another
+   * process's commits. Defaults to 250 ms (DESIGN §3).
+   */
+  pollMs?: number;
+  /**
    * Told about a worker that failed (the indexer is then restarted with backoff; the searcher on
    * the next search). Defaults to `process.emitWarning`.
    */
@@ -47,6 +53,7 @@ export interface SearchIndexOptions {
 export const DEFAULT_HOT_TIER_SIZE = 100_000;
 export const DEFAULT_BATCH_SIZE = 2000;
 export const DEFAULT_CATCH_UP_BATCH_SIZE = 20_000;
+export const DEFAULT_POLL_MS = 250;
 /** Indexer restarts wait 250 ms × 2^(failures−1), at most this long. */
 const MAX_RESTART_DELAY_MS = 30_000;
 /** How long close() lets a worker finish its batch before terminating it. */
@@ -103,7 +110,7 @@ interface Searcher {
  * await index.close();
  */
 export class SearchIndex {
-  readonly #options: IndexerOptions;
+  readonly #options: IndexerWorkerData;
   readonly #onError: (error: Error) => void;
   #indexer: WorkerHandle<FromIndexer> | undefined;
   #searcher: Searcher | undefined;
@@ -113,6 +120,7 @@ export class SearchIndex {
   readonly #waiters = new Set<{ seq: number; done: () => void }>();
   readonly #rebuilds = new Map<number, Pending<void>>();
   #nextId = 1;
+  #notifyMessages = 0;
   #failures = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   #closing = false;
@@ -122,7 +130,9 @@ export class SearchIndex {
     const hotTierSize = options.hotTierSize ?? DEFAULT_HOT_TIER_SIZE;
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     const catchUpBatchSize = options.catchUpBatchSize ?? DEFAULT_CATCH_UP_BATCH_SIZE;
+    const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     for (const [name, value] of [
+      ['pollMs', pollMs],
       ['hotTierSize', hotTierSize],
       ['batchSize', batchSize],
       ['catchUpBatchSize', catchUpBatchSize],
@@ -130,7 +140,16 @@ export class SearchIndex {
       if (!Number.isSafeInteger(value) || value < 1)
         throw new RangeError(`${name} must be a positive integer, got ${value}`);
     }
-    this.#options = { dbPath: options.dbPath, indexPath: options.indexPath, hotTierSize, batchSize, catchUpBatchSize };
+    this.#options = {
+      dbPath: options.dbPath,
+      indexPath: options.indexPath,
+      hotTierSize,
+      batchSize,
+      catchUpBatchSize,
+      pollMs,
+      // Shared with every indexer this index starts; a new one clears it before its first read.
+      readPending: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
+    };
     this.#onError = options.onError ?? ((error) => process.emitWarning(error));
   }
 
@@ -152,6 +171,11 @@ export class SearchIndex {
     return index;
   }
 
+  /** `notify` messages posted to the indexer so far (calls that found one pending post none). */
+  get notifyMessages(): number {
+    return this.#notifyMessages;
+  }
+
   /** The last feed seq the index covers, as last reported by the indexer. */
   get indexedThrough(): number {
     return this.#indexedThrough;
@@ -159,8 +183,13 @@ export class SearchIndex {
 
   /** "The feed may have grown": call after each commit and when another process's is seen. */
   notify(): void {
-    if (this.#closing) return;
-    this.#indexer?.worker.postMessage({ type: 'notify' } satisfies ToIndexer);
+    if (this.#closing || this.#indexer === undefined) return;
+    // Already set: the indexer has a read ahead of it that starts after this commit, so a
+    // message would only wake it for nothing (indexer-worker.ts). Atomics order the commit
+    // before the flag, and the indexer's clear before its next read.
+    if (Atomics.exchange(this.#options.readPending, 0, 1) === 1) return;
+    this.#notifyMessages += 1;
+    this.#indexer.worker.postMessage({ type: 'notify' } satisfies ToIndexer);
   }
 
   /** Resolves with indexedThrough once it is >= seq, or when `timeoutMs` has passed. */

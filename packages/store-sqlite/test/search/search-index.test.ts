@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The search projection end to end: real main and index files, real worker threads.
 
+import fs from 'node:fs';
 import { isDualStoreError } from '@dualstore/core';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
@@ -375,6 +376,62 @@ describe('index lifecycle', () => {
     await reopened.waitForIndexed(second, WAIT);
     const result = await reopened.search(searchRequest('events', 'persisted', { order: 'recent' }));
     expect(seqsOf(result)).toEqual([second, first]);
+  });
+
+  test('notify coalesces a burst into few messages, yet no commit waits for the poll', async () => {
+    t = createTestDb();
+    // A poll that never comes within the test: only notifications can move the index.
+    const index = await open({ pollMs: 600_000 });
+    const burst = [];
+    for (let i = 0; i < 500; i++) {
+      burst.push(insertDoc(t.db, 'events', `burst ${i}`));
+      index.notify();
+    }
+    const last = burst.at(-1) as number;
+    await vi.waitFor(() => expect(index.indexedThrough).toBeGreaterThanOrEqual(last), { timeout: WAIT, interval: 5 });
+    // The indexer reads in parallel, clearing the flag before each read, so some calls post
+    // (146 of 500 here); the rest found a read still ahead of them.
+    expect(index.notifyMessages).toBeGreaterThan(0);
+    expect(index.notifyMessages).toBeLessThan(burst.length);
+    // One commit at a time, each racing the indexer's previous read: every one must still wake it.
+    for (let i = 0; i < 300; i++) {
+      const seq = insertDoc(t.db, 'events', `single ${i}`);
+      index.notify();
+      if (i % 3 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      else
+        await vi.waitFor(() => expect(index.indexedThrough).toBeGreaterThanOrEqual(seq), {
+          timeout: WAIT,
+          interval: 1,
+        });
+    }
+    const head = insertDoc(t.db, 'events', 'the last one');
+    index.notify();
+    await vi.waitFor(() => expect(index.indexedThrough).toBeGreaterThanOrEqual(head), { timeout: WAIT, interval: 5 });
+    expect(seqsOf(await index.search(searchRequest('events', 'last', { order: 'recent' })))).toEqual([head]);
+  });
+
+  test("the indexer thread checkpoints the main file's WAL, so the writer's event loop need not", async () => {
+    t = createTestDb();
+    // This connection writes but never checkpoints: only the indexer thread can copy its pages.
+    t.db.pragma('wal_autocheckpoint = 0');
+    const index = await open();
+    const sizeBefore = fs.statSync(t.dbPath).size;
+    const walBefore = fs.statSync(`${t.dbPath}-wal`).size;
+    const seqs = insertDocs(
+      t.db,
+      'events',
+      Array.from({ length: 2000 }, (_, i) => `checkpointed doc ${i} ${'padding '.repeat(20)}`),
+    );
+    index.notify();
+    await index.waitForIndexed(seqs.at(-1) as number, WAIT);
+    expect(fs.statSync(`${t.dbPath}-wal`).size).toBeGreaterThan(walBefore);
+    // The new pages reach the main file (a checkpoint) while the writer stays open and idle.
+    await vi.waitFor(() => expect(fs.statSync(t.dbPath).size).toBeGreaterThan(sizeBefore + 100_000), {
+      timeout: WAIT,
+      interval: 20,
+    });
+    const row = t.db.prepare('SELECT count(*) AS n FROM docs').get() as { n: number };
+    expect(row.n).toBe(2000);
   });
 
   test('commits by another connection are picked up without notify (poll fallback)', async () => {
