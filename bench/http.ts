@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `pnpm bench http [--quick] [--soak]`: the HTTP server end to end, each figure beside its ceiling
 // measured in the same run (issue 3):
-//   1  single inserts at 50 connections (autocannon), synchronous=NORMAL and FULL, beside a bare
+//   1  single inserts at 50 connections (wrk), synchronous=NORMAL and FULL, beside a bare
 //      Fastify JSON POST route doing only parse + reply;
 //   2  SSE publish→receive latency with 100, 1,000 and 5,000 subscribers, beside a plain Node
 //      `res.write` fan-out, and server CPU per delivered event;
@@ -14,12 +14,12 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { Corpus } from './lib/corpus.js';
 import { atMost, type Figure, type Row, shareOfCeiling } from './lib/figures.js';
 import type { FromServer, ToServer } from './lib/http-server.js';
 import type { BenchContext, BenchReport } from './lib/report.js';
 import { latencySummary, publish, SseFleet } from './lib/sse-fleet.js';
+import { ensureWrk, wrkPost } from './lib/wrk.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_SCRIPT = path.join(here, 'lib', 'http-server.ts');
@@ -118,16 +118,24 @@ async function startServer(args: string[]): Promise<ServerProcess> {
   };
 }
 
-async function cannon(port: number, seconds: number): Promise<{ rps: number; p99: number; non2xx: number }> {
-  const result = await autocannon({
+const INSERT_BODY = JSON.stringify({
+  text: 'deploy of build 4411 finished on staging @ops',
+  metadata: { repo: 'x', n: 1 },
+});
+
+async function cannon(
+  port: number,
+  seconds: number,
+  dir: string,
+): Promise<{ rps: number; p99: number; non2xx: number }> {
+  const result = await wrkPost({
     url: `http://127.0.0.1:${port}/v1/events`,
+    body: INSERT_BODY,
     connections: 50,
-    duration: seconds,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text: 'deploy of build 4411 finished on staging @ops', metadata: { repo: 'x', n: 1 } }),
+    seconds,
+    dir,
   });
-  return { rps: result.requests.average, p99: result.latency.p99, non2xx: result.non2xx + result.errors };
+  return { rps: result.rps, p99: result.p99Ms, non2xx: result.errors };
 }
 
 function median(values: readonly number[]): number {
@@ -139,6 +147,7 @@ function median(values: readonly number[]): number {
 }
 
 async function measureInserts(config: Config, dir: string, log: (m: string) => void, notes: string[]): Promise<Row[]> {
+  ensureWrk();
   const modes = [
     ['bare', () => ['bare']],
     ['normal', (round: number) => ['dualstore', path.join(dir, `insert-normal-${round}.sqlite`), 'normal']],
@@ -149,8 +158,8 @@ async function measureInserts(config: Config, dir: string, log: (m: string) => v
     for (const [name, args] of modes) {
       const server = await startServer([...args(round)]);
       try {
-        await cannon(server.port, config.warmupSeconds);
-        const figure = await cannon(server.port, config.insertSeconds);
+        await cannon(server.port, config.warmupSeconds, dir);
+        const figure = await cannon(server.port, config.insertSeconds, dir);
         runs[name]?.push(figure);
         log(`inserts ${name}, round ${round + 1}: ${Math.round(figure.rps)} req/s, p99 ${figure.p99} ms`);
       } finally {
@@ -485,7 +494,7 @@ export async function run({ quick, dir, log, soak: soakMode }: BenchContext): Pr
     }
   }
   notes.push(
-    'Servers run in child processes; the load generator (autocannon, the SSE fleet, the publisher) shares the 2 cores with them, for the ceilings as for DualStore.',
+    'Servers run in child processes; the load generator (wrk, the SSE fleet, the publisher) shares the 2 cores with them, for the ceilings as for DualStore.',
     'SSE latency: the publisher stamps the time (performance.timeOrigin + performance.now(), comparable across processes) into each doc; the subscribers — a C epoll client (bench/lib/sse-fleet.c) holding every stream on a raw socket and scanning the bytes — compute receive − send.',
   );
   return { rows, notes };
