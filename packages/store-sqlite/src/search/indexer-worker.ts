@@ -57,6 +57,8 @@ async function run(): Promise<void> {
       result = { indexedThrough: reported, more: false, rebuilt: [] };
     }
     const moved = result.indexedThrough !== reported;
+    // Feed entries this step covered (a build's steps report 0 until done): the WAL's growth.
+    const covered = moved && result.indexedThrough > reported ? result.indexedThrough - reported : 0;
     if (result.rebuilt.length > 0) {
       reported = result.indexedThrough;
       post({ type: 'rebuilt', ids: result.rebuilt, indexedThrough: reported });
@@ -65,7 +67,7 @@ async function run(): Promise<void> {
       post({ type: 'progress', indexedThrough: reported });
     }
     // After the progress report: a checkpoint's syncs must not delay search visibility.
-    checkpointer.maybeCheckpoint();
+    checkpointer.maybeCheckpoint(covered);
     if (result.more || moved || Atomics.exchange(data.readPending, 0, 0) === 1) {
       // More to do, or maybe: read again, letting notify/rebuild/close messages in first.
       await new Promise<void>((resolve) => setImmediate(resolve));

@@ -11,8 +11,14 @@
 import Database from 'better-sqlite3';
 import { isBusy } from './sqlite-busy.js';
 
-/** Checkpoints at most this often: each syncs the WAL and the main file. */
-export const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * A checkpoint runs once this many feed changes came since the last one (at 20k inserts/s about
+ * every 50 ms), or a second after the last one when fewer came. Each one syncs the WAL and the
+ * main file: at 100 inserts/s, checkpointing every 100 ms instead cost 1.77 ms of CPU per insert
+ * against 1.37 ms (the server's threads together, measured).
+ */
+export const CHANGES_PER_CHECKPOINT = 1000;
+export const CHECKPOINT_INTERVAL_MS = 1000;
 
 /**
  * The store's own `wal_autocheckpoint` while a background checkpointer runs: a backstop (a
@@ -24,26 +30,37 @@ export class WalCheckpointer {
   readonly #db: Database.Database;
   readonly #checkpoint: Database.Statement;
   readonly #intervalMs: number;
+  readonly #changesPerCheckpoint: number;
   readonly #now: () => number;
-  #last = Number.NEGATIVE_INFINITY;
+  #last: number;
+  /** Feed changes seen since the last checkpoint. */
+  #pending = 0;
 
-  constructor(dbPath: string, options: { intervalMs?: number; now?: () => number } = {}) {
+  constructor(
+    dbPath: string,
+    options: { intervalMs?: number; changesPerCheckpoint?: number; now?: () => number } = {},
+  ) {
     // Read-write (a checkpoint writes pages into the main file) but it never writes a row. No
     // busy wait: when another connection is checkpointing, this one has nothing to add.
     this.#db = new Database(dbPath, { fileMustExist: true, timeout: 0 });
     this.#checkpoint = this.#db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
     this.#intervalMs = options.intervalMs ?? CHECKPOINT_INTERVAL_MS;
+    this.#changesPerCheckpoint = options.changesPerCheckpoint ?? CHANGES_PER_CHECKPOINT;
     this.#now = options.now ?? Date.now;
+    this.#last = this.#now();
   }
 
   /**
-   * Copy committed WAL pages into the main file, unless the last checkpoint was under the
-   * interval ago. Cheap when there is nothing to copy (no sync then). Returns whether it ran.
+   * Count `changes` more feed changes committed (the WAL grew), and copy the WAL's committed
+   * pages into the main file when enough came or enough time passed. Returns whether it ran.
    */
-  maybeCheckpoint(): boolean {
+  maybeCheckpoint(changes: number): boolean {
+    this.#pending += changes;
+    if (this.#pending === 0) return false;
     const now = this.#now();
-    if (now - this.#last < this.#intervalMs) return false;
+    if (this.#pending < this.#changesPerCheckpoint && now - this.#last < this.#intervalMs) return false;
     this.#last = now;
+    this.#pending = 0;
     try {
       // One row: busy (another connection held the checkpoint lock), WAL frames, frames copied.
       this.#checkpoint.get();
