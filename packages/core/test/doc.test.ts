@@ -136,6 +136,13 @@ describe('ids', () => {
     for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true);
     expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
+
+  it('keep drawing fresh randomness across refills of the pooled random words', () => {
+    // 10,000 ids use ~10 refills of the 1,024-word pool; the last 32 bits are random per id,
+    // so a repeat among them is a ~1% event, and a pool served twice would repeat hundreds.
+    const tails = new Set(Array.from({ length: 10_000 }, () => newId().slice(-8)));
+    expect(tails.size).toBeGreaterThanOrEqual(9_998);
+  });
 });
 
 describe('DualStoreError', () => {
