@@ -4,6 +4,7 @@
 
 import Database from 'better-sqlite3';
 import { afterEach, expect, test } from 'vitest';
+import { createCollectionTablesSql } from '../../src/search/index-schema.js';
 import { Indexer } from '../../src/search/indexer.js';
 import { createTestDb, insertDocs, type TestDb } from './helpers.js';
 
@@ -92,6 +93,47 @@ test('a build indexes the docs table catchUpBatchSize docs per transaction', () 
   // Fewer merges while building the full table; the hot tier keeps FTS5's default (4).
   expect(config('full_1', 'automerge')).toBe(8);
   expect(config('hot_1_1', 'automerge')).toBeUndefined();
+  // No crisis merge of a whole level inside one small commit (the next test).
+  expect(config('full_1', 'crisismerge')).toBe(64);
+  file.close();
+});
+
+test('after a build, small live commits never rewrite most of the full table in one go', () => {
+  t = createTestDb();
+  const file = new Database(t.indexPath);
+  file.pragma('journal_mode = WAL');
+  file.pragma('wal_autocheckpoint = 0');
+  file.exec(createCollectionTablesSql(1));
+  const insert = file.prepare('INSERT INTO full_1 (rowid, text) VALUES (?, ?)');
+  // Deterministic Zipf-like text, so FTS5's segment layout (and the test) is the same every run.
+  let seed = 1;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  const text = () =>
+    Array.from({ length: 20 }, () => `w${(Math.floor(50_000 ** random()) - 1).toString(36)}`).join(' ');
+  let rowid = 0;
+  const commit = (docs: number) =>
+    file.transaction(() => {
+      for (let i = 0; i < docs; i++) insert.run(++rowid, text());
+    })();
+  // A build: batches of 20,000, then one optimized segment.
+  commit(20_000);
+  commit(20_000);
+  file.exec("INSERT INTO full_1 (full_1) VALUES ('optimize')");
+  file.pragma('wal_checkpoint(TRUNCATE)');
+  const frames = () => (file.pragma('wal_checkpoint(NOOP)') as Array<{ log: number }>)[0]?.log ?? 0;
+  let worst = 0;
+  for (let i = 0; i < 1500; i++) {
+    const before = frames();
+    commit(25);
+    worst = Math.max(worst, frames() - before);
+    if (frames() > 20_000) file.pragma('wal_checkpoint(TRUNCATE)');
+  }
+  // With FTS5's default crisismerge (16) one of these commits wrote 886 pages (most of the
+  // table); with 64 the worst wrote 270.
+  expect(worst).toBeLessThan(500);
   file.close();
 });
 
