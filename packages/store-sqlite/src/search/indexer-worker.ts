@@ -68,7 +68,11 @@ async function run(): Promise<void> {
     }
     // After the progress report: a checkpoint's syncs must not delay search visibility.
     checkpointer.maybeCheckpoint(covered);
-    if (result.more || moved || Atomics.exchange(data.readPending, 0, 0) === 1) {
+    if (moved && !result.more && data.lingerMs > 0) {
+      // A live batch went in: let the next commits gather for a moment, so they share one index
+      // transaction instead of each paying its own commit and FTS5 segment (see lingerMs).
+      await new Promise<void>((resolve) => setTimeout(resolve, data.lingerMs));
+    } else if (result.more || moved || Atomics.exchange(data.readPending, 0, 0) === 1) {
       // More to do, or maybe: read again, letting notify/rebuild/close messages in first.
       await new Promise<void>((resolve) => setImmediate(resolve));
     } else if (!dirty && !closing) {

@@ -51,6 +51,8 @@ export interface IndexerOptions {
 export interface IndexerWorkerData extends IndexerOptions {
   /** Feed check without a notify (another process's commits), in ms. */
   pollMs: number;
+  /** Pause after a live batch before reading the feed again, in ms (SearchIndexOptions.lingerMs). */
+  lingerMs: number;
   /**
    * One Int32 shared with the main thread, 1 while a feed read is still ahead of the indexer
    * (see the protocol in indexer-worker.ts). The main thread posts `notify` only when it finds

@@ -44,6 +44,14 @@ export interface SearchIndexOptions {
    */
   pollMs?: number;
   /**
+   * After indexing a live batch the indexer waits this long before reading the feed again, so
+   * the commits of a busy store share index transactions: each one otherwise pays its own
+   * commit and a new FTS5 segment per table. Adds at most this much to the projection's lag.
+   * Defaults to 10 ms (measured: 50 inserting connections went from ~22.8k to ~25.7k req/s and
+   * the server's CPU per insert from ~55 to ~46 µs; 5 ms gave ~24.7k, 20 ms ~26k).
+   */
+  lingerMs?: number;
+  /**
    * Told about a worker that failed (the indexer is then restarted with backoff; the searcher on
    * the next search). Defaults to `process.emitWarning`.
    */
@@ -54,6 +62,7 @@ export const DEFAULT_HOT_TIER_SIZE = 100_000;
 export const DEFAULT_BATCH_SIZE = 2000;
 export const DEFAULT_CATCH_UP_BATCH_SIZE = 20_000;
 export const DEFAULT_POLL_MS = 250;
+export const DEFAULT_LINGER_MS = 10;
 /** Indexer restarts wait 250 ms × 2^(failures−1), at most this long. */
 const MAX_RESTART_DELAY_MS = 30_000;
 /** How long close() lets a worker finish its batch before terminating it. */
@@ -131,6 +140,10 @@ export class SearchIndex {
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     const catchUpBatchSize = options.catchUpBatchSize ?? DEFAULT_CATCH_UP_BATCH_SIZE;
     const pollMs = options.pollMs ?? DEFAULT_POLL_MS;
+    const lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+    if (!Number.isSafeInteger(lingerMs) || lingerMs < 0) {
+      throw new RangeError(`lingerMs must be a non-negative integer, got ${lingerMs}`);
+    }
     for (const [name, value] of [
       ['pollMs', pollMs],
       ['hotTierSize', hotTierSize],
@@ -147,6 +160,7 @@ export class SearchIndex {
       batchSize,
       catchUpBatchSize,
       pollMs,
+      lingerMs,
       // Shared with every indexer this index starts; a new one clears it before its first read.
       readPending: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
     };

@@ -410,6 +410,25 @@ describe('index lifecycle', () => {
     expect(seqsOf(await index.search(searchRequest('events', 'last', { order: 'recent' })))).toEqual([head]);
   });
 
+  test('after a live batch the indexer lingers, so the next commits share a batch; an idle one starts at once', async () => {
+    t = createTestDb();
+    const index = await open({ lingerMs: 1500 });
+    // Idle: the first commit is indexed at once, not after the linger.
+    const first = insertDoc(t.db, 'events', 'first after idle');
+    index.notify();
+    const started = performance.now();
+    await index.waitForIndexed(first, WAIT);
+    expect(performance.now() - started).toBeLessThan(1000);
+    // Right after that batch the indexer waits out the linger: commits made now stay unindexed
+    // for a while, then go in together.
+    const next = [insertDoc(t.db, 'events', 'during the linger 1'), insertDoc(t.db, 'events', 'during the linger 2')];
+    index.notify();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(index.indexedThrough).toBe(first);
+    await index.waitForIndexed(next[1] as number, WAIT);
+    expect(index.indexedThrough).toBeGreaterThanOrEqual(next[1] as number);
+  });
+
   test("the indexer thread checkpoints the main file's WAL, so the writer's event loop need not", async () => {
     t = createTestDb();
     // This connection writes but never checkpoints: only the indexer thread can copy its pages.
