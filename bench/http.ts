@@ -123,7 +123,7 @@ const INSERT_BODY = JSON.stringify({
   metadata: { repo: 'x', n: 1 },
 });
 
-async function cannon(
+async function loadInserts(
   port: number,
   seconds: number,
   dir: string,
@@ -158,8 +158,8 @@ async function measureInserts(config: Config, dir: string, log: (m: string) => v
     for (const [name, args] of modes) {
       const server = await startServer([...args(round)]);
       try {
-        await cannon(server.port, config.warmupSeconds, dir);
-        const figure = await cannon(server.port, config.insertSeconds, dir);
+        await loadInserts(server.port, config.warmupSeconds, dir);
+        const figure = await loadInserts(server.port, config.insertSeconds, dir);
         runs[name]?.push(figure);
         log(`inserts ${name}, round ${round + 1}: ${Math.round(figure.rps)} req/s, p99 ${figure.p99} ms`);
       } finally {

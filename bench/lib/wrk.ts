@@ -15,16 +15,16 @@ export interface WrkResult {
   errors: number;
 }
 
-/** The wrk binary, installed with apt-get when missing and this process may (root). */
-export function ensureWrk(): string {
-  if (hasWrk()) return 'wrk';
+/** Make sure wrk is on the PATH, installing it with apt-get when missing and this process may (root). */
+export function ensureWrk(): void {
+  if (hasWrk()) return;
   if (process.getuid?.() === 0) {
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
     execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], {
       stdio: 'ignore',
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
-    if (hasWrk()) return 'wrk';
+    if (hasWrk()) return;
   }
   throw new Error('the insert benchmark needs wrk: apt-get install wrk');
 }

@@ -58,7 +58,7 @@ async function run(): Promise<void> {
     }
     const moved = result.indexedThrough !== reported;
     // Feed entries this step covered (a build's steps report 0 until done): the WAL's growth.
-    const covered = moved && result.indexedThrough > reported ? result.indexedThrough - reported : 0;
+    const covered = Math.max(0, result.indexedThrough - reported);
     if (result.rebuilt.length > 0) {
       reported = result.indexedThrough;
       post({ type: 'rebuilt', ids: result.rebuilt, indexedThrough: reported });

@@ -161,7 +161,8 @@ export class SearchIndex {
       catchUpBatchSize,
       pollMs,
       lingerMs,
-      // Shared with every indexer this index starts; a new one clears it before its first read.
+      // Shared with every indexer this index starts: a new one reads the feed first whatever it
+      // holds, so a 1 left by a crashed one delays no commit.
       readPending: new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)),
     };
     this.#onError = options.onError ?? ((error) => process.emitWarning(error));
