@@ -117,14 +117,17 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   }));
 }
 
-/** Parse with `schema`, throwing `validation_failed` with field errors on failure. */
+/** Parse with `schema`, throwing `validation_failed` (`out_of_range` for a number out of bounds) with field errors. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const errors = fieldErrors(result.error);
     const first = errors[0];
+    // A number outside its bounds has its own code, as the HTTP layer's schema checks answer it.
+    const issue = result.error.issues[0];
+    const range = (issue?.code === 'too_big' || issue?.code === 'too_small') && issue.origin === 'number';
     throw new DualStoreError(
-      'validation_failed',
+      range ? 'out_of_range' : 'validation_failed',
       `${what} is not valid${first ? `: ${first.path}: ${first.message}` : ''}`,
       { errors },
     );
@@ -134,7 +137,7 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, wha
 
 /**
  * Validate a doc input: schema, then the combined size of `text` and `metadata`.
- * @throws DualStoreError `validation_failed`, `json_too_deep` or `payload_too_large`.
+ * @throws DualStoreError `validation_failed`, `out_of_range`, `json_too_deep` or `payload_too_large`.
  */
 export function validateDocInput(input: unknown): ValidDocInput {
   assertMetadataDepth(input);

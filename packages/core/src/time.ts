@@ -25,9 +25,17 @@ export function parseInstant(value: unknown): number | undefined {
   return ms;
 }
 
+/** The last conversion: the docs of one group commit share a millisecond, so they share it too. */
+let lastMs = Number.NaN;
+let lastIso = '';
+
 /** The canonical wire form: `2026-11-21T12:00:00.000Z`. */
 export function toIso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms === lastMs) return lastIso;
+  const iso = new Date(ms).toISOString();
+  lastMs = ms;
+  lastIso = iso;
+  return iso;
 }
 
 /** Normalise an ISO string or epoch-ms number to the canonical form, or undefined if invalid. */

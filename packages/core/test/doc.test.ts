@@ -37,6 +37,13 @@ describe('validateDocInput', () => {
     expect(codeOf(() => validateDocInput({ text: 'x', seq: 4 }))).toBe('validation_failed');
   });
 
+  it('answers a number outside its bounds with out_of_range, as the HTTP schema checks do', () => {
+    expect(codeOf(() => validateDocInput({ text: 'x', max_attempts: 0 }))).toBe('out_of_range');
+    expect(codeOf(() => validateDocInput({ text: 'x', max_attempts: 1001 }))).toBe('out_of_range');
+    expect(codeOf(() => validateDocInput({ text: 'x', max_attempts: 1.5 }))).toBe('validation_failed');
+    expect(codeOf(() => validateReplyInput({ text: 'x', status: 'done' }))).toBe('validation_failed');
+  });
+
   it('carries the offending field in errors', () => {
     try {
       validateDocInput({ text: 'x', max_attempts: 0 });
