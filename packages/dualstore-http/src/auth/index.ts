@@ -12,8 +12,8 @@
 // and a `/v1` route without one is a startup error.
 
 import { timingSafeEqual } from 'node:crypto';
-import { DualStoreError, hashTokenSecret, type TokenInfo, toIso } from '@dualstore/core';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import { DualStoreError, hashTokenSecret, type TokenInfo, type TokenScope, toIso } from '@dualstore/core';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Caller, RouteScope } from '../context.js';
 import { ALL_SCOPES, bearerSecret, checkCollections, checkScope, isRouteScope, ROUTE_SCOPES } from './policy.js';
 import { TicketBook } from './tickets.js';
@@ -136,12 +136,26 @@ export function registerAuth(app: FastifyInstance): void {
   // read cost ~5 µs: 6% of the server's time under 50 inserting connections, measured.)
   let tokensExist = false;
   let askedThisTurn: Promise<boolean> | undefined;
-  async function authRequired(): Promise<boolean> {
+  /** The store's answer within the current turn, once it has come (cleared with askedThisTurn). */
+  let answerThisTurn: boolean | undefined;
+
+  /** Whether auth is on, when that is known without waiting; undefined when the store must be asked. */
+  function authRequiredNow(): boolean | undefined {
     if (rootDigest !== undefined || tokensExist) return true;
+    return answerThisTurn;
+  }
+
+  async function authRequired(): Promise<boolean> {
+    const known = authRequiredNow();
+    if (known !== undefined) return known;
     if (askedThisTurn === undefined) {
-      askedThisTurn = store.hasTokens();
+      askedThisTurn = store.hasTokens().then((answer) => {
+        answerThisTurn = answer;
+        return answer;
+      });
       setImmediate(() => {
         askedThisTurn = undefined;
+        answerThisTurn = undefined;
       });
     }
     tokensExist = await askedThisTurn;
@@ -172,12 +186,28 @@ export function registerAuth(app: FastifyInstance): void {
     return grant.caller;
   }
 
-  app.addHook('onRequest', async (request) => {
+  // Callback style with a synchronous path: in open mode, once the store has answered for this
+  // turn, a request is admitted without a promise or a microtask hop (an async hook pays both on
+  // every request). Authentication goes through the store and stays asynchronous.
+  app.addHook('onRequest', (request, _reply, done) => {
+    let pending: Promise<void> | undefined;
+    try {
+      pending = authenticate(request);
+    } catch (error) {
+      done(error as FastifyError);
+      return;
+    }
+    if (pending === undefined) done();
+    else pending.then(() => done(), done);
+  });
+
+  /** Set `request.caller` or throw; returns a promise only when the store must be asked. */
+  function authenticate(request: FastifyRequest): Promise<void> | undefined {
     // Unknown paths get their 404/405 from the not-found handler; there is nothing to guard.
-    if (request.is404) return;
+    if (request.is404) return undefined;
     const config = request.routeOptions.config;
     const needed = config.scope ?? 'admin';
-    if (needed === 'public') return;
+    if (needed === 'public') return undefined;
 
     const query = request.query as Record<string, unknown> | undefined;
     if (query !== undefined && Object.hasOwn(query, 'token')) {
@@ -192,10 +222,17 @@ export function registerAuth(app: FastifyInstance): void {
       // The route's own query validation should neither see nor echo the ticket.
       delete query.ticket;
     }
+    if (authRequiredNow() === false) {
+      admit(request, openCaller(request), needed);
+      return undefined;
+    }
+    return authenticateWithStore(request, needed, ticket);
+  }
 
+  async function authenticateWithStore(request: FastifyRequest, needed: TokenScope, ticket: string | undefined) {
     let caller: Caller | undefined;
     if (!(await authRequired())) {
-      caller = { kind: 'open', scopes: ALL_SCOPES, clientKey: request.ip };
+      caller = openCaller(request);
     } else {
       const header = request.headers.authorization;
       if (header !== undefined) {
@@ -212,8 +249,16 @@ export function registerAuth(app: FastifyInstance): void {
         throw unauthorized('this server requires a token: send Authorization: Bearer <token>');
       }
     }
+    admit(request, caller, needed);
+  }
+
+  function openCaller(request: FastifyRequest): Caller {
+    return { kind: 'open', scopes: ALL_SCOPES, clientKey: request.ip };
+  }
+
+  function admit(request: FastifyRequest, caller: Caller, needed: TokenScope): void {
     checkScope(caller, needed);
     checkCollections(caller, request);
     request.caller = caller;
-  });
+  }
 }

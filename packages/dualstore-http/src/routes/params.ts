@@ -11,6 +11,11 @@ import { checkCollectionName, DualStoreError, type Store } from '@dualstore/core
  */
 const known = new WeakMap<Store, Set<string>>();
 
+/** True when `name` is a collection already found in `store` (no store read, no promise). */
+export function isKnownCollection(store: Store, name: string): boolean {
+  return known.get(store)?.has(name) === true;
+}
+
 export async function collectionParam(store: Store, name: string): Promise<string> {
   let names = known.get(store);
   if (names?.has(name)) return name;
