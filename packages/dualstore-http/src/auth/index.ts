@@ -3,8 +3,8 @@
 // parsing and validation ("authentication is checked before input validation"): an anonymous
 // caller learns nothing about a route's input rules.
 //
-// Modes, decided per request (no cache, so a token the CLI creates or revokes in another process
-// counts from the next request):
+// Modes (a token the CLI creates or revokes in another process counts from the next event-loop
+// turn; the store is asked at most once per turn whether any token exists):
 // - open: no AUTH_TOKEN and no token was ever stored. Every caller has every scope.
 // - authenticated: otherwise. `Authorization: Bearer <secret>` is AUTH_TOKEN (root) or a stored
 //   token found by hash; stream routes also take `?ticket=` from POST /v1/tickets.
