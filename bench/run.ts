@@ -4,6 +4,7 @@
 // directory, also when the bench fails or is interrupted.
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,6 +23,18 @@ const BENCHES: Record<string, string> = {
   http: 'the HTTP server (REST + SSE) end to end',
   cli: 'the CLI in local and remote mode',
 };
+
+/** The SQLite version the store runs on (its better-sqlite3), for benches that do not report one. */
+function storeSqliteVersion(): string {
+  const require = createRequire(path.join(here, '../packages/store-sqlite/package.json'));
+  const Database = require('better-sqlite3') as typeof import('better-sqlite3');
+  const db = new Database(':memory:');
+  try {
+    return db.prepare('SELECT sqlite_version()').pluck().get() as string;
+  } finally {
+    db.close();
+  }
+}
 
 function available(name: string): boolean {
   return Object.hasOwn(BENCHES, name) && existsSync(path.join(here, `${name}.ts`));
@@ -72,7 +85,7 @@ try {
   const report = await bench.run({ quick, soak, dir, log });
   const flags = `${quick ? ' --quick' : ''}${soak ? ' --soak' : ''}`;
   const command = `pnpm bench ${name}${flags}`;
-  const machine = describeMachine(report.sqliteVersion ?? 'unknown');
+  const machine = describeMachine(report.sqliteVersion ?? storeSqliteVersion());
   const section = renderSection({
     command,
     date: new Date(started),
