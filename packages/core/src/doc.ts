@@ -117,17 +117,25 @@ export function fieldErrors(error: z.ZodError): FieldError[] {
   }));
 }
 
+/**
+ * A zod issue for a number outside its bounds: answered `out_of_range` rather than
+ * `validation_failed`, here and by the HTTP layer's schema checks.
+ */
+export function isNumberRangeIssue(code: unknown, origin: unknown): boolean {
+  return (code === 'too_big' || code === 'too_small') && origin === 'number';
+}
+
 /** Parse with `schema`, throwing `validation_failed` (`out_of_range` for a number out of bounds) with field errors. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (!result.success) {
     const errors = fieldErrors(result.error);
     const first = errors[0];
-    // A number outside its bounds has its own code, as the HTTP layer's schema checks answer it.
     const issue = result.error.issues[0];
-    const range = (issue?.code === 'too_big' || issue?.code === 'too_small') && issue.origin === 'number';
     throw new DualStoreError(
-      range ? 'out_of_range' : 'validation_failed',
+      issue !== undefined && isNumberRangeIssue(issue.code, (issue as { origin?: unknown }).origin)
+        ? 'out_of_range'
+        : 'validation_failed',
       `${what} is not valid${first ? `: ${first.path}: ${first.message}` : ''}`,
       { errors },
     );

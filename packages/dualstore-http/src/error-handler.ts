@@ -4,7 +4,7 @@
 // DualStoreError and anything unexpected into problem+json, and answers unknown routes with 404
 // and known paths with the wrong method with 405 + `Allow`.
 
-import { DualStoreError, type FieldError, isDualStoreError } from '@dualstore/core';
+import { DualStoreError, type FieldError, isDualStoreError, isNumberRangeIssue } from '@dualstore/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem } from './problem.js';
 
@@ -31,7 +31,7 @@ export function validationToError(issues: readonly ValidationIssue[], context: s
       errors,
     });
   }
-  if ((first?.keyword === 'too_big' || first?.keyword === 'too_small') && first.params?.origin === 'number') {
+  if (first !== undefined && isNumberRangeIssue(first.keyword, first.params?.origin)) {
     return new DualStoreError('out_of_range', where, { errors });
   }
   return new DualStoreError('validation_failed', where, { errors });

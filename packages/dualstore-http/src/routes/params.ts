@@ -17,12 +17,12 @@ export function isKnownCollection(store: Store, name: string): boolean {
 }
 
 export async function collectionParam(store: Store, name: string): Promise<string> {
-  let names = known.get(store);
-  if (names?.has(name)) return name;
+  if (isKnownCollection(store, name)) return name;
   checkCollectionName(name);
   if ((await store.getCollection(name)) === undefined) {
     throw new DualStoreError('collection_not_found', `collection "${name}" does not exist`);
   }
+  let names = known.get(store);
   if (names === undefined) {
     names = new Set();
     known.set(store, names);
